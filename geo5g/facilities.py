@@ -1,0 +1,267 @@
+"""Coverage of ports and other points of interest.
+
+For every port (a point, or a polygon for a port area): is it within reach of a
+site, how far is the nearest site, and which site serves it. Points are covered or
+not; for polygons the covered share of the area is estimated on a regular grid of
+about ``settings.port_sample_points`` points inside the polygon, and the polygon is
+covered when that share reaches ``settings.port_min_share``.
+
+All ports are handled in one pass: the sample points of every port are queried
+against a KD-tree of the sites per radius bin (reaches within a factor 1.25), so
+that a farther site with a larger reach is never missed.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.spatial import cKDTree
+
+from .coverage import CoverageModel, CoverageSettings, load_settings, site_reach
+from .project import metric_crs, to_metric, to_wgs84
+
+__all__ = ["PORT_COLUMNS", "port_coverage", "summarise_ports"]
+
+#: Columns of the table returned by :func:`port_coverage` (besides ``geometry``).
+PORT_COLUMNS = (
+    "name",
+    "kind",
+    "covered",
+    "covered_share",
+    "status",
+    "distance_m",
+    "nearest_site_id",
+    "serving_site_id",
+    "serving_operator",
+    "serving_reach_m",
+    "synthetic",
+)
+
+_AT_REACH_M = 1e-3  # a port exactly at a site's reach is covered (1 mm for rounding)
+_BIN_RATIO = 1.25
+
+
+def _samples(geoms: np.ndarray, n_target: int):
+    """Sample points: the point itself, or a grid inside each polygon.
+
+    Returns x, y, the port of each sample.
+    """
+    is_poly = np.isin(shapely.get_type_id(geoms), (3, 6))
+    pts = np.flatnonzero(~is_poly)
+    xy = shapely.get_coordinates(shapely.centroid(geoms[pts]))
+    xs, ys, owner = [xy[:, 0]], [xy[:, 1]], [pts]
+    polys = np.flatnonzero(is_poly)
+    if len(polys):
+        g = geoms[polys]
+        shapely.prepare(g)
+        b = shapely.bounds(g)
+        step = np.sqrt(shapely.area(g) / n_target)
+        nx = np.maximum(np.ceil((b[:, 2] - b[:, 0]) / step), 1).astype(np.int64)
+        ny = np.maximum(np.ceil((b[:, 3] - b[:, 1]) / step), 1).astype(np.int64)
+        count = nx * ny
+        which = np.repeat(np.arange(len(g)), count)
+        k = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+        gx = b[which, 0] + (k % nx[which] + 0.5) * step[which]
+        gy = b[which, 1] + (k // nx[which] + 0.5) * step[which]
+        inside = shapely.contains_xy(g[which], gx, gy)
+        xs.append(gx[inside])
+        ys.append(gy[inside])
+        owner.append(polys[which[inside]])
+        # a thin polygon may catch no grid point: use its representative point
+        empty = np.bincount(which[inside], minlength=len(g)) == 0
+        rep = shapely.get_coordinates(shapely.point_on_surface(g[empty]))
+        xs.append(rep[:, 0])
+        ys.append(rep[:, 1])
+        owner.append(polys[empty])
+    return np.concatenate(xs), np.concatenate(ys), np.concatenate(owner)
+
+
+def _pick(values: np.ndarray, pos: np.ndarray, dtype="string"):
+    """``values[pos]``, missing where ``pos`` is -1."""
+    out = np.full(len(pos), None, dtype=object)
+    ok = pos >= 0
+    out[ok] = values[pos[ok]]
+    if dtype == "float64":
+        return np.where(ok, out, np.nan).astype("float64")
+    return pd.array(out, dtype=dtype)
+
+
+def _nearest_covering(qx, qy, x, y, reach):
+    """Per query point: the nearest site whose reach covers it (-1 if none), and its distance.
+
+    Per radius bin, one nearest-neighbour query settles most points: covered when the
+    nearest site of the bin reaches them, out of reach of the whole bin when it is
+    farther than the bin's largest reach. Only the points in between (a nearer site
+    with a smaller reach) are matched against every site of the bin in range.
+    """
+    best = np.full(len(qx), -1, dtype=np.int64)
+    dist = np.full(len(qx), np.inf)
+    if len(qx) == 0 or len(x) == 0:
+        return best, dist
+    query = np.column_stack([qx, qy])
+    bins = np.floor(np.log(reach) / np.log(_BIN_RATIO)).astype(np.int64)
+    for b in np.unique(bins):  # a few radius bins, never a loop over sites
+        members = np.flatnonzero(bins == b)
+        tree = cKDTree(np.column_stack([x[members], y[members]]))
+        limit = reach[members].max() + _AT_REACH_M
+        d, k = tree.query(query, k=1, distance_upper_bound=limit, workers=-1)
+        found = np.isfinite(d)
+        site = np.where(found, members[np.minimum(k, len(members) - 1)], -1)
+        covers = found & (d <= reach[np.maximum(site, 0)] + _AT_REACH_M)
+        better = covers & (d < dist)
+        best[better], dist[better] = site[better], d[better]
+        unsure = np.flatnonzero(found & ~covers)
+        if len(unsure):
+            pairs = cKDTree(query[unsure]).sparse_distance_matrix(
+                tree, limit, output_type="ndarray"
+            )
+            j = members[pairs["j"]]
+            ok = pairs["v"] <= reach[j] + _AT_REACH_M
+            i, j, v = unsure[pairs["i"][ok]], j[ok], pairs["v"][ok]
+            order = np.lexsort((v, i))
+            first = order[np.r_[True, i[order][1:] != i[order][:-1]]] if len(i) else order
+            i, j, v = i[first], j[first], v[first]
+            better = v < dist[i]
+            best[i[better]], dist[i[better]] = j[better], v[better]
+    return best, dist
+
+
+def port_coverage(
+    ports: gpd.GeoDataFrame,
+    sites: gpd.GeoDataFrame,
+    *,
+    settings: CoverageSettings | None = None,
+    model: CoverageModel | None = None,
+    counties: gpd.GeoDataFrame | None = None,
+    urban=None,
+    crs=None,
+) -> gpd.GeoDataFrame:
+    """Coverage status of every port (or other point of interest).
+
+    Parameters
+    ----------
+    ports : geopandas.GeoDataFrame
+        Validated ports (:func:`geo5g.roads.read_ports`): points or polygons with
+        ``port_id`` and ``name``, any CRS.
+    sites : geopandas.GeoDataFrame
+        Validated point sites (``site_id``, ``operator``, ``band``, ``radius_m``).
+    settings : CoverageSettings, optional
+        Default :func:`geo5g.coverage.load_settings`.
+    model : CoverageModel, optional
+        Default band table of ``settings``.
+    counties : geopandas.GeoDataFrame, optional
+        Counties with an ``urban`` flag for the sites' environment.
+    urban : array_like of bool, optional
+        Environment per site (overrides ``counties`` and the density rule).
+    crs : pyproj.CRS, optional
+        Metric CRS; default a transverse Mercator centred on the ports.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Indexed by ``port_id``, in the ports' CRS, with :data:`PORT_COLUMNS`:
+        ``kind`` ("point"/"area"); ``covered`` (bool); ``covered_share`` (share of
+        the area in reach; 1.0/0.0 for points); ``status`` ("covered", "partial",
+        "not covered"); ``distance_m`` to the nearest site (0 for a site inside an
+        area; NaN without sites); ``nearest_site_id``; ``serving_site_id``,
+        ``serving_operator`` and ``serving_reach_m`` of the serving site: the
+        nearest covering site (for an area, the one that is the nearest covering
+        site for most of its sample points; ties: the nearer), NA when not covered.
+    """
+    settings = settings or load_settings()
+    if crs is None:
+        crs = metric_crs(to_wgs84(ports, ports.attrs.get("source", "ports")).total_bounds)
+    ports_m = to_metric(ports, crs, ports.attrs.get("source", "ports"))
+    x, y, reach = site_reach(sites, crs, settings, model=model, counties=counties, urban=urban)
+    geoms = ports_m.geometry.values
+    n = len(geoms)
+    qx, qy, owner = _samples(geoms, settings.port_sample_points)
+    site, dist = _nearest_covering(qx, qy, x, y, reach)
+
+    hit = site >= 0
+    share = np.bincount(owner, weights=hit, minlength=n) / np.maximum(
+        np.bincount(owner, minlength=n), 1
+    )
+    # serving: the site that is the nearest covering one for most of the port's samples
+    port, site, dist = owner[hit], site[hit], dist[hit]
+    key, inverse, count = np.unique(port * len(x) + site, return_inverse=True, return_counts=True)
+    mean_d = np.bincount(inverse, weights=dist, minlength=len(key)) / np.maximum(count, 1)
+    port_k = key // max(len(x), 1)
+    order = np.lexsort((mean_d, -count, port_k))
+    lead = order[np.r_[True, port_k[order][1:] != port_k[order][:-1]]] if len(order) else order
+    serving = np.full(n, -1, dtype=np.int64)
+    serving[port_k[lead]] = key[lead] % max(len(x), 1)
+
+    distance = np.full(n, np.nan)
+    nearest = np.full(n, -1, dtype=np.int64)
+    if len(x):
+        is_point = shapely.get_type_id(geoms) == 0
+        if is_point.any():
+            dd, jj = cKDTree(np.column_stack([x, y])).query(
+                shapely.get_coordinates(geoms[is_point])
+            )
+            distance[is_point], nearest[is_point] = dd, jj
+        if (~is_point).any():
+            tree = shapely.STRtree(shapely.points(x, y))
+            (pi, jj), dd = tree.query_nearest(
+                geoms[~is_point], return_distance=True, all_matches=False
+            )
+            idx = np.flatnonzero(~is_point)[pi]
+            distance[idx], nearest[idx] = dd, jj
+
+    ids = (
+        sites["site_id"].astype("string").to_numpy(dtype=object)
+        if "site_id" in sites.columns
+        else np.asarray(sites.index.astype(str), dtype=object)
+    )
+    ops = (
+        sites["operator"].astype("string").to_numpy(dtype=object)
+        if "operator" in sites.columns
+        else np.full(len(ids), pd.NA, dtype=object)
+    )
+
+    covered = share >= settings.port_min_share
+    status = np.where(covered, "covered", np.where(share > 0, "partial", "not covered"))
+    out = gpd.GeoDataFrame(
+        {
+            "name": ports["name"].to_numpy(dtype=object) if "name" in ports else "",
+            "kind": np.where(shapely.get_type_id(geoms) == 0, "point", "area"),
+            "covered": covered,
+            "covered_share": share,
+            "status": status,
+            "distance_m": distance,
+            "nearest_site_id": _pick(ids, nearest),
+            "serving_site_id": _pick(ids, serving),
+            "serving_operator": _pick(ops, serving),
+            "serving_reach_m": _pick(reach, serving, dtype="float64"),
+            "synthetic": ports["synthetic"].to_numpy(dtype=bool) if "synthetic" in ports else False,
+        },
+        geometry=ports.geometry.values,
+        crs=ports.crs,
+        index=pd.Index(ports["port_id"].astype(str).to_numpy(), name="port_id"),
+    )
+    return out
+
+
+def summarise_ports(table: pd.DataFrame) -> pd.Series:
+    """Counts and share of covered ports from :func:`port_coverage`.
+
+    Returns
+    -------
+    pandas.Series
+        ``n_ports``, ``n_covered``, ``n_partial``, ``covered_pct`` (NaN for no ports),
+        named ``"ports"``.
+    """
+    n = len(table)
+    covered = int(table["covered"].sum())
+    return pd.Series(
+        {
+            "n_ports": n,
+            "n_covered": covered,
+            "n_partial": int((table["status"] == "partial").sum()),
+            "covered_pct": 100.0 * covered / n if n else np.nan,
+        },
+        name="ports",
+    )

@@ -1,0 +1,290 @@
+"""Plan targets as data: TOML files, frozen dataclasses, and the comparison.
+
+Each built-in plan lives in ``geo5g/plans/<id>.toml`` and lists every spatial
+target of the plan's text with the section it comes from.  A user can pass
+their own file in the same format (see the README).
+
+Examples
+--------
+>>> plan = load_plan("jiangsu-2024")
+>>> plan.density_target.threshold, plan.density_target.op
+(26.0, '>')
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError, PlanError
+
+__all__ = [
+    "MEASURABLE",
+    "Plan",
+    "Target",
+    "available_plans",
+    "compare",
+    "default_plan",
+    "load_plan",
+    "meets",
+]
+
+_OPS = (">", ">=")
+#: Metrics geo5g computes from its layers; other targets (counts of projects,
+#: scenarios, pilot zones) are listed in the scorecard but cannot be measured.
+MEASURABLE = frozenset(
+    {
+        "stations_per_10k",
+        "cities_meeting_density_pct",
+        "expressway_coverage_pct",
+        "ports_covered_pct",
+        "rsu_road_km",
+        "county_seats_covered_pct",
+        "poi_covered_pct",
+        "scenic_5a_covered_pct",
+    }
+)
+_REQUIRED_PLAN = ("id", "name_zh", "name_en", "province", "targets")
+_REQUIRED_TARGET = ("id", "metric", "op", "threshold", "unit", "section", "quote")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One target of a plan.
+
+    Attributes
+    ----------
+    id, metric : str
+        The target's id within the plan, and the geo5g metric it is measured by.
+    op : {">", ">="}
+        ``">"`` for the plans' 超过 ("more than"), ``">="`` for 不少于/以上.
+    threshold : float
+    unit, applies_to : str
+    quantified : bool
+        False when the plan states the aim without a number and geo5g applies
+        the yardstick in ``threshold``.
+    section, quote : str
+        Where in the plan's text the target is, and its words.
+    description_en : str
+    """
+
+    id: str
+    metric: str
+    op: str
+    threshold: float
+    unit: str
+    section: str
+    quote: str
+    applies_to: str = ""
+    quantified: bool = True
+    description_en: str = ""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A plan and its targets (immutable)."""
+
+    id: str
+    name_zh: str
+    name_en: str
+    province: str
+    targets: tuple[Target, ...]
+    document: str = ""
+    horizon: str = ""
+    source: str = ""
+
+    @property
+    def density_target(self) -> Target:
+        """The stations-per-10k target (every plan has one)."""
+        for t in self.targets:
+            if t.metric == "stations_per_10k":
+                return t
+        raise PlanError(f"plan {self.id!r} has no stations_per_10k target")
+
+    def target(self, metric: str) -> Target | None:
+        """The first target measured by ``metric``, or None."""
+        return next((t for t in self.targets if t.metric == metric), None)
+
+
+def _builtin_dir():
+    return resources.files("geo5g") / "plans"
+
+
+def available_plans() -> tuple[str, ...]:
+    """Ids of the built-in plans, sorted."""
+    return tuple(
+        sorted(
+            p.name.removesuffix(".toml")
+            for p in _builtin_dir().iterdir()
+            if p.name.endswith(".toml")
+        )
+    )
+
+
+def default_plan(province: str) -> str:
+    """Id of the built-in plan for a province pinyin name (the national 2025 plan otherwise)."""
+    return {"jiangsu": "jiangsu-2024", "jiangxi": "jiangxi-2023"}.get(province, "national-2025")
+
+
+def load_plan(name_or_path) -> Plan:
+    """Load a built-in plan by id, or a plan TOML file by path.
+
+    Parameters
+    ----------
+    name_or_path : str or os.PathLike
+        A built-in id (see :func:`available_plans`) or a path to a ``.toml`` file.
+
+    Returns
+    -------
+    Plan
+
+    Raises
+    ------
+    PlanError
+        Unknown id, or a file that is not a valid plan (every problem listed).
+    InputError
+        A path that does not exist.
+    """
+    text_name = str(name_or_path)
+    if text_name in available_plans():
+        source = f"plan {text_name}"
+        text = (_builtin_dir() / f"{text_name}.toml").read_text(encoding="utf-8")
+    elif text_name.endswith(".toml") or Path(text_name).exists():
+        path = Path(text_name)
+        if not path.is_file():
+            raise InputError(f"{path}: plan file not found")
+        source = str(path)
+        text = path.read_text(encoding="utf-8")
+    else:
+        raise PlanError(
+            f"unknown plan {text_name!r}; built-in plans: {', '.join(available_plans())} "
+            "(or give the path of a plan .toml file)"
+        )
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PlanError(f"{source}: not valid TOML ({exc})") from None
+    return _plan_from_dict(data, source)
+
+
+def _plan_from_dict(data: Mapping, source: str) -> Plan:
+    problems = [f"missing key {k!r}" for k in _REQUIRED_PLAN if k not in data]
+    targets = []
+    for i, raw in enumerate(data.get("targets", []), start=1):
+        missing = [k for k in _REQUIRED_TARGET if k not in raw]
+        if missing:
+            problems.append(f"target {i} misses {', '.join(missing)}")
+            continue
+        if raw["op"] not in _OPS:
+            problems.append(f"target {raw['id']!r}: op {raw['op']!r} is not one of {_OPS}")
+        try:
+            threshold = float(raw["threshold"])
+        except (TypeError, ValueError):
+            problems.append(f"target {raw['id']!r}: threshold {raw['threshold']!r} is not a number")
+            continue
+        targets.append(
+            Target(
+                id=str(raw["id"]),
+                metric=str(raw["metric"]),
+                op=str(raw["op"]),
+                threshold=threshold,
+                unit=str(raw["unit"]),
+                section=str(raw["section"]),
+                quote=str(raw["quote"]),
+                applies_to=str(raw.get("applies_to", "")),
+                quantified=bool(raw.get("quantified", True)),
+                description_en=str(raw.get("description_en", "")),
+            )
+        )
+    if "targets" in data and not any(t.metric == "stations_per_10k" for t in targets):
+        problems.append("no target with metric 'stations_per_10k'")
+    ids = [t.id for t in targets]
+    if len(set(ids)) != len(ids):
+        problems.append("duplicate target ids")
+    if problems:
+        raise PlanError(f"{source}: " + "; ".join(problems))
+    return Plan(
+        id=str(data["id"]),
+        name_zh=str(data["name_zh"]),
+        name_en=str(data["name_en"]),
+        province=str(data["province"]),
+        targets=tuple(targets),
+        document=str(data.get("document", "")),
+        horizon=str(data.get("horizon", "")),
+        source=str(data.get("source", "")),
+    )
+
+
+def meets(value, op: str, threshold: float):
+    """Whether ``value`` meets ``op threshold``; NA where value is NaN.
+
+    Works on scalars and arrays/Series (returns a nullable boolean array then).
+    """
+    arr = np.atleast_1d(np.asarray(value, dtype="float64"))
+    ok = arr > threshold if op == ">" else arr >= threshold
+    res = pd.array(ok, dtype="boolean")
+    res[np.isnan(arr)] = pd.NA
+    if np.ndim(value) == 0:
+        return res[0]
+    return res
+
+
+def compare(plan: Plan, measured: Mapping[str, float], notes: Mapping[str, str] | None = None):
+    """Compare measured values with every target of ``plan``.
+
+    Parameters
+    ----------
+    plan : Plan
+    measured : mapping of str to float
+        Measured value per metric name (``stations_per_10k``, ``rsu_road_km``,
+        ``expressway_coverage_pct`` …). Metrics not given are reported as not
+        measurable (NaN, ``met`` NA).
+    notes : mapping of str to str, optional
+        Extra note per metric (e.g. "schematic roads").
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per target: ``target_id, description, section, metric, op,
+        threshold, unit, measured, met, note``.
+    """
+    notes = dict(notes or {})
+    rows = []
+    for t in plan.targets:
+        value = measured.get(t.metric, math.nan)
+        value = math.nan if value is None else float(value)
+        note = notes.get(t.metric, "")
+        if math.isnan(value) and not note:
+            note = (
+                "not measured in this run (its input layer was not given)"
+                if t.metric in MEASURABLE
+                else "a count of projects: not measurable from spatial layers"
+            )
+        if not t.quantified:
+            note = "; ".join(
+                x for x in (note, "no figure in the plan: yardstick set by geo5g") if x
+            )
+        rows.append(
+            {
+                "target_id": t.id,
+                "description": f"{t.quote} — {t.description_en}",
+                "section": t.section,
+                "metric": t.metric,
+                "op": t.op,
+                "threshold": t.threshold,
+                "unit": t.unit,
+                "measured": value,
+                "met": meets(value, t.op, t.threshold),
+                "note": note,
+            }
+        )
+    df = pd.DataFrame(rows)
+    df["met"] = df["met"].astype("boolean")
+    return df

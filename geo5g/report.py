@@ -1,0 +1,649 @@
+"""The coverage report: finished results in one frozen object, written atomically.
+
+The CLI's ``report`` command computes the metrics (density, corridors,
+facilities), compares them with the plan (:func:`geo5g.plans.compare`), then
+calls :func:`build_report` to assemble a :class:`Report` and
+:func:`write_report` to write it::
+
+    report = build_report(title="江苏省 5G coverage", plan=plan_summary,
+                          cities=cities, city_density=density, scorecard=card,
+                          sites=sites, roads_covered=covered, roads_gaps=gaps,
+                          ports=ports, provenance=[...])
+    paths = write_report(report, "maps/jiangsu", tiles=None, progress=print)
+
+The output folder then holds ``index.html`` (one self-contained page that
+opens offline: map, layer control, legend, scorecard, provenance),
+``scorecard.csv``, ``cities.csv``, ``counties.csv`` (when there are counties)
+and ``coverage.gpkg``. Everything is written into a temporary folder beside
+the output folder first and moved into place only when all of it has been
+written, so a failed run leaves the previous output as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from .errors import DataError, InputError
+from .hexbin import hexbin
+from .project import require_crs, to_wgs84
+
+__all__ = [
+    "DENSITY_COLUMNS",
+    "OUTPUT_FILES",
+    "PROVENANCE_KINDS",
+    "SCORECARD_COLUMNS",
+    "PlanSummary",
+    "Provenance",
+    "Report",
+    "build_report",
+    "write_report",
+]
+
+#: Columns of the density table (``geo5g.density``) joined onto the zones.
+DENSITY_COLUMNS = (
+    "name_zh",
+    "name_en",
+    "population",
+    "stations",
+    "per_10k",
+    "target",
+    "met",
+    "shortfall",
+)
+
+#: Columns of the scorecard (``geo5g.plans.compare``), one row per plan target.
+SCORECARD_COLUMNS = (
+    "target_id",
+    "description",
+    "section",
+    "metric",
+    "op",
+    "threshold",
+    "unit",
+    "measured",
+    "met",
+    "note",
+)
+
+#: Usual kinds of input: measured/published data, made-up demo data, a drawing
+#: standing in for surveyed geometry, model settings. Other words are shown as
+#: given; "synthetic" and "schematic" also label the layers built on them.
+PROVENANCE_KINDS = ("real", "synthetic", "schematic", "settings")
+
+#: Every file :func:`write_report` may write into the output folder.
+OUTPUT_FILES = {
+    "html": "index.html",
+    "scorecard": "scorecard.csv",
+    "cities": "cities.csv",
+    "counties": "counties.csv",
+    "gpkg": "coverage.gpkg",
+}
+
+_ROAD_COLUMNS = ("ref", "name", "city_adcode", "length_m")
+_PORT_COLUMNS = ("name", "covered")
+_SITE_COLUMNS = ("site_id", "operator", "band")
+_LINE_TYPES = (shapely.GeometryType.LINESTRING, shapely.GeometryType.MULTILINESTRING)
+_POLYGON_TYPES = (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON)
+_POINT_TYPES = (shapely.GeometryType.POINT,)
+_PORT_TYPES = (*_POINT_TYPES, *_POLYGON_TYPES)
+
+#: Up to this many sites are also drawn one by one (besides the hexagons).
+MAX_SITE_MARKERS = 2_000
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    """The plan a report compares against, as the page names it.
+
+    Parameters
+    ----------
+    id : str
+        Plan identifier, e.g. ``"jiangsu-2022"``.
+    name : str
+        Human name, e.g. ``"江苏省5G网络建设领航行动计划 (2022–2024)"``.
+    source : str
+        Where the plan's text comes from (seed citation or URL as text).
+    per_10k : float or None
+        The plan's headline stations-per-10k threshold, if it has one.
+    """
+
+    id: str
+    name: str
+    source: str = ""
+    per_10k: float | None = None
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where one input came from and whether it is real.
+
+    Parameters
+    ----------
+    input : str
+        What it is: ``"sites"``, ``"roads"``, ``"ports"``, ``"rsu"``,
+        ``"boundaries"``, ``"population"``, ``"coverage model"``, ...
+    path : str
+        The file it was read from (or ``"bundled"``).
+    kind : str
+        Usually one of :data:`PROVENANCE_KINDS` (``"census"``, ``"user"``
+        and the like are shown as given).
+    note : str
+        Free text (licence, generator, model settings).
+    """
+
+    input: str
+    path: str
+    kind: str
+    note: str = ""
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class Report:
+    """Finished results of one run, ready to render and write.
+
+    Build it with :func:`build_report`, which validates and normalises the
+    parts; the constructor itself trusts its arguments. Optional layers are
+    ``None`` when absent.
+
+    Attributes
+    ----------
+    title : str
+        Page title.
+    plan : PlanSummary
+        The plan compared against.
+    zones : geopandas.GeoDataFrame
+        Cities, EPSG:4326, index ``adcode``, :data:`DENSITY_COLUMNS` + geometry.
+    scorecard : pandas.DataFrame
+        :data:`SCORECARD_COLUMNS`, one row per plan target.
+    run_date : datetime.date
+        When the run was made.
+    counties : geopandas.GeoDataFrame or None
+        Same columns as ``zones``, for counties.
+    site_hex : geopandas.GeoDataFrame or None
+        Site density hexagons from :func:`geo5g.hexbin.hexbin`.
+    sites_few : geopandas.GeoDataFrame or None
+        Individual sites (``site_id, operator, band``) when there are few.
+    roads_covered, roads_gaps : geopandas.GeoDataFrame or None
+        Covered and gap stretches: ``ref, name, city_adcode, length_m``.
+    rsu_stretches : geopandas.GeoDataFrame or None
+        Road stretches equipped with roadside units (``length_m``; ``ref``
+        and ``name`` when known).
+    ports : geopandas.GeoDataFrame or None
+        Points or areas: ``name, covered`` and, when known, ``status,
+        distance_m, serving_site_id, serving_operator`` (or ``site_id,
+        operator``), ``synthetic``.
+    provenance : tuple of Provenance
+        The inputs and settings the results come from.
+    notes : tuple of str
+        Free notes shown under the scorecard.
+    """
+
+    title: str
+    plan: PlanSummary
+    zones: gpd.GeoDataFrame
+    scorecard: pd.DataFrame
+    run_date: _dt.date
+    counties: gpd.GeoDataFrame | None = None
+    site_hex: gpd.GeoDataFrame | None = None
+    sites_few: gpd.GeoDataFrame | None = None
+    roads_covered: gpd.GeoDataFrame | None = None
+    roads_gaps: gpd.GeoDataFrame | None = None
+    rsu_stretches: gpd.GeoDataFrame | None = None
+    ports: gpd.GeoDataFrame | None = None
+    provenance: tuple[Provenance, ...] = field(default_factory=tuple)
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def kinds(self, *inputs: str) -> frozenset[str]:
+        """Provenance kinds of the named inputs (e.g. ``{"synthetic"}``).
+
+        Parameters
+        ----------
+        *inputs : str
+            Input names as in :attr:`Provenance.input` (case-insensitive).
+
+        Returns
+        -------
+        frozenset of str
+        """
+        wanted = {name.lower() for name in inputs}
+        return frozenset(p.kind for p in self.provenance if p.input.lower() in wanted)
+
+
+# --------------------------------------------------------------------------- build
+
+
+def _problems_geometry(layer: gpd.GeoDataFrame, allowed, what: str) -> list[str]:
+    problems = []
+    geoms = layer.geometry.array
+    missing = shapely.is_missing(geoms)
+    if missing.any():
+        rows = ", ".join(map(str, layer.index[missing][:5]))
+        problems.append(f"{int(missing.sum())} rows have no geometry (rows {rows})")
+    types = shapely.get_type_id(geoms)
+    bad = ~missing & ~np.isin(types, [int(t) for t in allowed])
+    if bad.any():
+        rows = ", ".join(map(str, layer.index[bad][:5]))
+        problems.append(f"{int(bad.sum())} geometries are not {what} (rows {rows})")
+    return problems
+
+
+def _check_layer(
+    layer: gpd.GeoDataFrame | None,
+    name: str,
+    columns: Iterable[str],
+    geom_types,
+    what: str,
+) -> gpd.GeoDataFrame | None:
+    """Validate a result layer once (columns, geometry, CRS); return it in WGS-84."""
+    if layer is None:
+        return None
+    if not isinstance(layer, gpd.GeoDataFrame):
+        raise DataError(f"{name}: expected a GeoDataFrame, got {type(layer).__name__}")
+    require_crs(layer, name)
+    problems = []
+    if missing := [c for c in columns if c not in layer.columns]:
+        problems.append(f"missing columns {', '.join(missing)} (expected {', '.join(columns)})")
+    problems += _problems_geometry(layer, geom_types, what)
+    if problems:
+        raise DataError(f"{name}: " + "; ".join(problems))
+    return to_wgs84(layer, name)
+
+
+def _with_density(zones: gpd.GeoDataFrame, density: pd.DataFrame, name: str) -> gpd.GeoDataFrame:
+    """Zone polygons joined to their density table (index adcode), WGS-84."""
+    if not isinstance(zones, gpd.GeoDataFrame):
+        raise DataError(f"{name}: expected a GeoDataFrame of zones, got {type(zones).__name__}")
+    require_crs(zones, name)
+    problems = []
+    if missing := [c for c in DENSITY_COLUMNS if c not in density.columns]:
+        problems.append(
+            f"density table lacks columns {', '.join(missing)} "
+            f"(expected {', '.join(DENSITY_COLUMNS)})"
+        )
+    if not density.index.is_unique:
+        dup = density.index[density.index.duplicated()].unique()[:5]
+        problems.append(f"density table has duplicate adcodes {', '.join(map(str, dup))}")
+    absent = density.index.difference(zones.index)
+    if len(absent):
+        problems.append(
+            f"{len(absent)} adcodes of the density table have no boundary "
+            f"({', '.join(map(str, absent[:5]))}); were they measured on other zones?"
+        )
+    if problems:
+        raise DataError(f"{name}: " + "; ".join(problems))
+    geometry = zones.geometry.reindex(density.index)
+    joined = gpd.GeoDataFrame(
+        density.loc[:, list(DENSITY_COLUMNS)], geometry=geometry.array, crs=zones.crs
+    )
+    joined.index.name = density.index.name or "adcode"
+    problems = _problems_geometry(joined, _POLYGON_TYPES, "polygons")
+    if problems:
+        raise DataError(f"{name}: " + "; ".join(problems))
+    return to_wgs84(joined, name)
+
+
+def _plan_summary(plan) -> PlanSummary:
+    if isinstance(plan, PlanSummary):
+        return plan
+
+    def get(key):
+        return plan.get(key) if isinstance(plan, Mapping) else getattr(plan, key, None)
+
+    plan_id = get("id") or get("plan_id")
+    name = get("name") or get("title")
+    if not name and (get("name_zh") or get("name_en")):
+        # geo5g.plans.Plan: both names, Chinese first.
+        name = " — ".join(str(n) for n in (get("name_zh"), get("name_en")) if n)
+    if not plan_id:
+        raise DataError(f"plan: cannot find an id in {plan!r}; pass a PlanSummary(id, name)")
+    per_10k = get("per_10k")
+    density_target = get("density_target") if per_10k is None else None
+    if density_target is not None:
+        per_10k = getattr(density_target, "threshold", None)
+    name = name or plan_id
+    return PlanSummary(
+        id=str(plan_id),
+        name=str(name),
+        source=str(get("source") or ""),
+        per_10k=None if per_10k is None else float(per_10k),
+    )
+
+
+def _provenance_item(entry) -> Provenance:
+    if isinstance(entry, Provenance):
+        return entry
+    if isinstance(entry, tuple | list):
+        return Provenance(*(str(v) for v in entry))
+    # Any object with these attributes, e.g. geo5g.analysis.Source (``layer``).
+    name = getattr(entry, "input", None) or getattr(entry, "layer", None)
+    return Provenance(
+        str(name),
+        str(getattr(entry, "path", "") or ""),
+        str(getattr(entry, "kind", "") or ""),
+        str(getattr(entry, "note", "") or ""),
+    )
+
+
+def _provenance(entries) -> tuple[Provenance, ...]:
+    out = []
+    problems = []
+    for i, entry in enumerate(entries):
+        try:
+            item = _provenance_item(entry)
+        except TypeError:
+            problems.append(f"entry {i} is {entry!r}; give (input, path, kind[, note])")
+            continue
+        if not item.input or item.input == "None" or not item.kind:
+            problems.append(f"entry {i} ({entry!r}) needs an input name and a kind")
+        out.append(item)
+    if problems:
+        raise DataError("provenance: " + "; ".join(problems))
+    return tuple(out)
+
+
+def _any_true(layer, column: str) -> bool:
+    """Whether ``layer`` has ``column`` and it is true somewhere (NA = false)."""
+    if layer is None or column not in layer.columns:
+        return False
+    return bool(pd.array(layer[column], dtype="boolean").fillna(False).any())
+
+
+def _implied_provenance(
+    given: tuple[Provenance, ...], sites, roads_layers, ports
+) -> tuple[Provenance, ...]:
+    """Add entries the layers themselves declare (demo sites, schematic roads)."""
+    named = {p.input.lower() for p in given}
+    extra = []
+    if sites is not None and sites.attrs.get("synthetic") and "sites" not in named:
+        extra.append(
+            Provenance("sites", str(sites.attrs.get("source", "")), "synthetic", "demo sites")
+        )
+    schematic = any(_any_true(layer, "schematic") for layer in roads_layers)
+    if "ports" not in named and _any_true(ports, "synthetic"):
+        extra.append(Provenance("ports", str(ports.attrs.get("source", "")), "synthetic", ""))
+    if schematic and "roads" not in named:
+        extra.append(
+            Provenance("roads", "", "schematic", "drawn through county centres, not surveyed")
+        )
+    return given + tuple(extra)
+
+
+def build_report(
+    *,
+    title: str,
+    plan,
+    cities: gpd.GeoDataFrame,
+    city_density: pd.DataFrame,
+    scorecard: pd.DataFrame,
+    counties: gpd.GeoDataFrame | None = None,
+    county_density: pd.DataFrame | None = None,
+    sites: gpd.GeoDataFrame | None = None,
+    roads_covered: gpd.GeoDataFrame | None = None,
+    roads_gaps: gpd.GeoDataFrame | None = None,
+    rsu_stretches: gpd.GeoDataFrame | None = None,
+    ports: gpd.GeoDataFrame | None = None,
+    provenance: Iterable = (),
+    notes: Iterable[str] = (),
+    run_date: _dt.date | None = None,
+    hex_size_m: float | None = None,
+    max_site_markers: int = MAX_SITE_MARKERS,
+) -> Report:
+    """Assemble a :class:`Report` from computed parts, validating each once.
+
+    Parameters
+    ----------
+    title : str
+        Page title.
+    plan : PlanSummary, geo5g.plans.Plan, mapping or object
+        The plan; a mapping/object needs ``id`` (or ``plan_id``) and ``name``
+        (or ``title``, or ``name_zh``/``name_en``), optionally ``source`` and
+        ``per_10k`` (or ``density_target.threshold``).
+    cities : geopandas.GeoDataFrame
+        City boundaries indexed by adcode (``geo5g.boundaries``), any CRS.
+    city_density : pandas.DataFrame
+        ``geo5g.density`` result for the cities: index adcode,
+        :data:`DENSITY_COLUMNS`. Only zones in this table are drawn.
+    scorecard : pandas.DataFrame
+        ``geo5g.plans.compare`` result, :data:`SCORECARD_COLUMNS`.
+    counties, county_density : optional
+        The same for counties (both or neither).
+    sites : geopandas.GeoDataFrame, optional
+        Site points (``geo5g.sites``); aggregated into hexagons, and kept one
+        by one when there are at most ``max_site_markers``.
+    roads_covered, roads_gaps : geopandas.GeoDataFrame, optional
+        Line stretches with ``ref, name, city_adcode, length_m``.
+    rsu_stretches : geopandas.GeoDataFrame, optional
+        Line stretches with ``length_m``.
+    ports : geopandas.GeoDataFrame, optional
+        Points or areas with ``name`` and ``covered``; shown when present:
+        ``status``, ``distance_m``, ``serving_site_id`` (or ``site_id``),
+        ``serving_operator`` (or ``operator``), ``synthetic``
+        (:func:`geo5g.facilities.port_coverage` gives all of them).
+    provenance : iterable
+        Inputs and settings: :class:`Provenance`, tuples ``(input, path,
+        kind[, note])`` or objects with ``input`` (or ``layer``), ``path``,
+        ``kind`` and ``note`` attributes (:class:`geo5g.analysis.Source`).
+        Demo sites (``sites.attrs["synthetic"]``), roads with a true
+        ``schematic`` column and ports with a true ``synthetic`` column are
+        added when not listed.
+    notes : iterable of str
+        Notes for the page.
+    run_date : datetime.date, optional
+        Defaults to today.
+    hex_size_m : float, optional
+        Hexagon size across flats; chosen from the extent when omitted.
+    max_site_markers : int
+        Draw individual sites only up to this many.
+
+    Returns
+    -------
+    Report
+
+    Raises
+    ------
+    DataError
+        A part lacks columns, has wrong or missing geometries, or the density
+        table has adcodes without a boundary; one error per part, listing
+        every problem found in it.
+    CRSError
+        A layer has no CRS.
+    """
+    problems = []
+    if missing := [c for c in SCORECARD_COLUMNS if c not in scorecard.columns]:
+        problems.append(
+            f"scorecard: missing columns {', '.join(missing)} "
+            f"(expected {', '.join(SCORECARD_COLUMNS)})"
+        )
+    if (counties is None) != (county_density is None):
+        problems.append("counties: pass both the county boundaries and their density, or neither")
+    if problems:
+        raise DataError("; ".join(problems))
+
+    zones = _with_density(cities, city_density, "cities")
+    county_zones = None if counties is None else _with_density(counties, county_density, "counties")
+    site_hex = sites_few = None
+    if sites is not None:
+        sites = _check_layer(sites, "sites", (), _POINT_TYPES, "points")
+        site_hex = hexbin(sites, hex_size_m)
+        if len(sites) <= max_site_markers:
+            keep = [c for c in _SITE_COLUMNS if c in sites.columns]
+            sites_few = sites[[*keep, "geometry"]].reset_index(drop=True)
+    roads_covered = _check_layer(
+        roads_covered, "roads_covered", _ROAD_COLUMNS, _LINE_TYPES, "lines"
+    )
+    roads_gaps = _check_layer(roads_gaps, "roads_gaps", _ROAD_COLUMNS, _LINE_TYPES, "lines")
+    rsu_stretches = _check_layer(
+        rsu_stretches, "rsu_stretches", ("length_m",), _LINE_TYPES, "lines"
+    )
+    ports = _check_layer(ports, "ports", _PORT_COLUMNS, _PORT_TYPES, "points or polygons")
+
+    given = _provenance(provenance)
+    return Report(
+        title=str(title),
+        plan=_plan_summary(plan),
+        zones=zones,
+        counties=county_zones,
+        site_hex=site_hex,
+        sites_few=sites_few,
+        roads_covered=roads_covered,
+        roads_gaps=roads_gaps,
+        rsu_stretches=rsu_stretches,
+        ports=ports,
+        scorecard=scorecard.loc[:, list(SCORECARD_COLUMNS)].reset_index(drop=True),
+        provenance=_implied_provenance(given, sites, (roads_covered, roads_gaps), ports),
+        notes=tuple(str(n) for n in notes),
+        run_date=run_date or _dt.date.today(),
+    )
+
+
+# --------------------------------------------------------------------------- write
+
+
+def _write_csv(frame: pd.DataFrame, path: Path, *, index: bool) -> None:
+    # utf-8-sig: Excel (what planners open CSVs with) then shows Chinese names.
+    frame.to_csv(path, index=index, encoding="utf-8-sig")
+
+
+def _table(zones: gpd.GeoDataFrame) -> pd.DataFrame:
+    return pd.DataFrame(zones.drop(columns="geometry"))
+
+
+def _gpkg_layers(report: Report) -> dict[str, gpd.GeoDataFrame]:
+    layers = {
+        "cities": report.zones,
+        "counties": report.counties,
+        "covered": report.roads_covered,
+        "gaps": report.roads_gaps,
+        "rsu": report.rsu_stretches,
+        "ports": report.ports,
+        "site_density": report.site_hex,
+    }
+    return {name: layer for name, layer in layers.items() if layer is not None and len(layer)}
+
+
+def _write_gpkg(report: Report, path: Path) -> None:
+    for name, layer in _gpkg_layers(report).items():
+        layer = to_wgs84(layer, name)
+        types = set(layer.geom_type.dropna().unique())
+        # A GeoPackage layer has one geometry type: promote mixed single/multi.
+        promote = len(types) > 1
+        layer.to_file(path, layer=name, driver="GPKG", promote_to_multi=promote)
+
+
+def _replace_into(tmp: Path, out_dir: Path, written: dict[str, Path]) -> dict[str, Path]:
+    """Move finished files from ``tmp`` into ``out_dir``; index.html last."""
+    if not out_dir.exists():
+        os.replace(tmp, out_dir)  # one atomic rename of the whole folder
+        return {key: out_dir / p.name for key, p in written.items()}
+    if not out_dir.is_dir():
+        raise InputError(f"output {out_dir} exists and is not a folder; choose another --out")
+    order = sorted(written, key=lambda key: key == "html")
+    for key in order:
+        os.replace(written[key], out_dir / written[key].name)
+    # Files of an earlier run that this run does not produce would mislead.
+    for key, name in OUTPUT_FILES.items():
+        if key not in written:
+            with contextlib.suppress(FileNotFoundError):
+                (out_dir / name).unlink()
+    shutil.rmtree(tmp, ignore_errors=True)
+    return {key: out_dir / p.name for key, p in written.items()}
+
+
+def write_report(
+    report: Report,
+    out_dir: str | os.PathLike,
+    *,
+    tiles: str | None = None,
+    tiles_attribution: str | None = None,
+    progress: Callable[[str], object] | None = None,
+) -> dict[str, Path]:
+    """Write the page, the tables and the GeoPackage into ``out_dir``, atomically.
+
+    Parameters
+    ----------
+    report : Report
+        From :func:`build_report`.
+    out_dir : path-like
+        Output folder; created (with parents) if missing. Files of an earlier
+        report in it are replaced; other files are left alone.
+    tiles : str, optional
+        XYZ tile URL template of an (intranet) tile server, e.g.
+        ``"https://tiles.example/{z}/{x}/{y}.png"``; without it the map has
+        a plain background with boundaries and needs no network at all.
+    tiles_attribution : str, optional
+        Attribution shown for ``tiles`` (plain text).
+    progress : callable, optional
+        Called with the name of each stage as it starts (the CLI decides
+        whether and how to show it).
+
+    Returns
+    -------
+    dict of str to pathlib.Path
+        Keys of :data:`OUTPUT_FILES` that were written (``"counties"`` only
+        when the report has counties) mapped to their final paths.
+
+    Raises
+    ------
+    InputError
+        If ``out_dir`` is an existing file or cannot be written.
+    DataError
+        If ``tiles`` is not an XYZ URL template.
+    """
+    from .render import render_html  # render imports folium; keep report light
+
+    step = progress or (lambda stage: None)
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"output {out_dir} exists and is not a folder; choose another --out")
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+        # mkdtemp makes a private (0700) folder; the report folder it becomes
+        # should have the usual permissions.
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o777 & ~umask)
+    except OSError as err:
+        raise InputError(f"cannot write into {out_dir.parent}: {err.strerror or err}") from err
+
+    try:
+        written: dict[str, Path] = {}
+        step("rendering the map")
+        html = render_html(report, tiles=tiles, tiles_attribution=tiles_attribution)
+        written["html"] = tmp / OUTPUT_FILES["html"]
+        written["html"].write_text(html, encoding="utf-8")
+
+        step("writing tables")
+        written["scorecard"] = tmp / OUTPUT_FILES["scorecard"]
+        _write_csv(report.scorecard, written["scorecard"], index=False)
+        written["cities"] = tmp / OUTPUT_FILES["cities"]
+        _write_csv(_table(report.zones), written["cities"], index=True)
+        if report.counties is not None:
+            written["counties"] = tmp / OUTPUT_FILES["counties"]
+            _write_csv(_table(report.counties), written["counties"], index=True)
+
+        if _gpkg_layers(report):
+            step("writing the GeoPackage")
+            written["gpkg"] = tmp / OUTPUT_FILES["gpkg"]
+            _write_gpkg(report, written["gpkg"])
+
+        step("moving the report into place")
+        return _replace_into(tmp, out_dir, written)
+    except InputError:
+        raise
+    except OSError as err:
+        raise InputError(f"cannot write the report into {out_dir}: {err}") from err
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
