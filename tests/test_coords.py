@@ -70,7 +70,9 @@ def test_nan_propagates():
 @pytest.mark.parametrize("system", ["wgs84", "WGS-84", "gcj02", "GCJ_02", "bd09"])
 def test_to_wgs84_accepts_spellings(system):
     lon, lat = coords.to_wgs84([118.8], [32.06], system)
-    assert lon.shape == (1,)
+    assert lon.shape == lat.shape == (1,)
+    moved = abs(lon[0] - 118.8) + abs(lat[0] - 32.06) > 1e-4
+    assert moved == (system.lower() not in ("wgs84", "wgs-84"))
 
 
 def test_to_wgs84_unknown_system():
