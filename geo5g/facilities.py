@@ -2,9 +2,12 @@
 
 For every port (a point, or a polygon for a port area): is it within reach of a
 site, how far is the nearest site, and which site serves it. Points are covered or
-not; for polygons the covered share of the area is estimated on a regular grid of
-about ``settings.port_sample_points`` points inside the polygon, and the polygon is
-covered when that share reaches ``settings.port_min_share``.
+not; for polygons the covered share of the area is computed geometrically (the
+polygon intersected with the union of the disks of the sites that reach it, disks
+drawn with 64 segments per quarter: within 0.01 % of the exact circle area), and
+the polygon is covered when that share reaches ``settings.port_min_share``. A
+regular grid of about ``settings.port_sample_points`` points inside each polygon
+decides which site serves it.
 
 All ports are handled in one pass: the sample points of every port are queried
 against a KD-tree of the sites per radius bin (reaches within a factor 1.25), so
@@ -128,6 +131,36 @@ def _nearest_covering(qx, qy, x, y, reach):
     return best, dist
 
 
+def _area_share(polys: np.ndarray, x, y, reach) -> np.ndarray:
+    """Share of each polygon within reach of some site (geometric, not sampled)."""
+    share = np.zeros(len(polys))
+    if len(polys) == 0 or len(x) == 0:
+        return share
+    # candidate pairs: sites whose disk may touch the polygon's circumscribed circle
+    b = shapely.bounds(polys)
+    centre = np.column_stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2])
+    radius = np.hypot(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) / 2
+    tree = cKDTree(np.column_stack([x, y]))
+    near = tree.query_ball_point(centre, radius + reach.max() + _AT_REACH_M)
+    counts = np.fromiter((len(v) for v in near), dtype=np.int64, count=len(near))
+    if counts.sum() == 0:
+        return share
+    poly = np.repeat(np.arange(len(polys)), counts)
+    site = np.concatenate([np.asarray(v, dtype=np.int64) for v in near if len(v)])
+    pts = shapely.points(x[site], y[site])
+    keep = shapely.distance(polys[poly], pts) <= reach[site] + _AT_REACH_M
+    poly, site, pts = poly[keep], site[keep], pts[keep]
+    if len(poly) == 0:
+        return share
+    disks = gpd.GeoDataFrame(
+        {"poly": poly}, geometry=shapely.buffer(pts, reach[site] + _AT_REACH_M, quad_segs=64)
+    ).dissolve("poly")
+    idx = disks.index.to_numpy()
+    inter = shapely.intersection(polys[idx], disks.geometry.values)
+    share[idx] = np.clip(shapely.area(inter) / shapely.area(polys[idx]), 0.0, 1.0)
+    return share
+
+
 def port_coverage(
     ports: gpd.GeoDataFrame,
     sites: gpd.GeoDataFrame,
@@ -181,9 +214,9 @@ def port_coverage(
     site, dist = _nearest_covering(qx, qy, x, y, reach)
 
     hit = site >= 0
-    share = np.bincount(owner, weights=hit, minlength=n) / np.maximum(
-        np.bincount(owner, minlength=n), 1
-    )
+    is_area = np.isin(shapely.get_type_id(geoms), (3, 6))
+    share = (np.bincount(owner, weights=hit, minlength=n) > 0).astype("float64")
+    share[is_area] = _area_share(geoms[is_area], x, y, reach)
     # serving: the site that is the nearest covering one for most of the port's samples
     port, site, dist = owner[hit], site[hit], dist[hit]
     key, inverse, count = np.unique(port * len(x) + site, return_inverse=True, return_counts=True)
