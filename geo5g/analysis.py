@@ -248,6 +248,11 @@ class CorridorResult:
     ports: object
     port_summary: object
     sources: tuple[Source, ...]
+    cities: object = None
+
+    def named(self, by_city: pd.DataFrame) -> pd.DataFrame:
+        """``by_city`` with the cities' Chinese and English names in front."""
+        return _named(by_city, self.cities)
 
 
 @dataclass(frozen=True)
@@ -258,6 +263,18 @@ class RSUResult:
     coverage: object
     target_km: float
     sources: tuple[Source, ...]
+    cities: object = None
+
+    def named(self, by_city: pd.DataFrame) -> pd.DataFrame:
+        """``by_city`` with the cities' Chinese and English names in front."""
+        return _named(by_city, self.cities)
+
+
+def _named(by_city: pd.DataFrame, cities) -> pd.DataFrame:
+    if cities is None:
+        return by_city
+    names = cities[["name_zh", "name_en"]].reindex(by_city.index)
+    return pd.concat([names, by_city], axis=1)
 
 
 def _plan_for(provinces, plan) -> Plan:
@@ -375,7 +392,9 @@ def analyse_corridors(
             port_layer, site_layer, settings=settings, counties=counties, crs=crs
         )
         port_summary = facilities.summarise_ports(port_table)
-    return CorridorResult(plan, road_layer, coverage, port_table, port_summary, tuple(sources))
+    return CorridorResult(
+        plan, road_layer, coverage, port_table, port_summary, tuple(sources), cities
+    )
 
 
 def _metric_for(zones):
@@ -434,7 +453,8 @@ def analyse_rsu(
         target_km=None if target is None else target.threshold,
     )
     sources = (_layer_source(road_layer, "roads", roads), _layer_source(rsu_layer, "rsu", rsu))
-    return RSUResult(plan, coverage, float("nan") if target is None else target.threshold, sources)
+    target_km = float("nan") if target is None else target.threshold
+    return RSUResult(plan, coverage, target_km, sources, cities)
 
 
 def county_seats_coverage(counties, site_layer, *, settings=None):

@@ -309,9 +309,10 @@ def density_cmd(
             )
         else:
             obj.info(f"{head} Total {s['stations']:,} stations; no population for these zones.")
+        _note_labelled(obj, result.sources)
         for src in result.sources:
-            if src.kind in ("synthetic", "schematic", "missing"):
-                obj.info(f"note: {src.layer}: {src.note} [{src.kind}]")
+            if src.kind == "missing":
+                obj.info(f"note: {src.layer}: {src.note}")
     if s["unassigned_sites"]:
         obj.info(
             f"note: {s['unassigned_sites']:,} sites fall in no {level} of the chosen area "
@@ -329,6 +330,13 @@ def density_cmd(
 def main(argv=None) -> None:
     """Entry point of ``geo5g`` and ``python -m geo5g``."""
     cli.main(args=argv, prog_name="geo5g")
+
+
+def _note_labelled(obj, sources) -> None:
+    """Remind the reader which inputs are synthetic or schematic."""
+    for src in sources:
+        if src.kind in ("synthetic", "schematic"):
+            obj.info(f"note: {src.layer}: {src.kind.upper()} ({src.note or src.path})")
 
 
 def _write_tables(out, layers: dict, obj) -> None:
@@ -390,7 +398,7 @@ def gaps_cmd(obj, province, plan, sites, coords, roads, ports, min_gap_m, by, ou
     cov = res.coverage
     table = {
         "ref": cov.by_ref,
-        "city": cov.by_city,
+        "city": res.named(cov.by_city),
         "gap": pd.DataFrame(cov.gaps.drop(columns="geometry")),
     }[by]
     _emit(table, fmt, None, {"total": cov.total.iloc[0].to_dict()})
@@ -406,9 +414,7 @@ def gaps_cmd(obj, province, plan, sites, coords, roads, ports, min_gap_m, by, ou
             f"ports: {int(p['n_covered'])} of {int(p['n_ports'])} covered "
             f"({p['covered_pct']:.0f} %)"
         )
-    for src in res.sources:
-        if src.kind in ("synthetic", "schematic"):
-            obj.info(f"note: {src.layer} are {src.kind.upper()} ({src.path})")
+    _note_labelled(obj, res.sources)
     if out:
         layers = {
             "gaps": cov.gaps,
@@ -459,7 +465,7 @@ def rsu_cmd(obj, province, plan, roads, rsu, rsu_coords, by, out, fmt):
 
     res = analyse_rsu(province, plan, roads=roads, rsu=rsu, rsu_coords=rsu_coords)
     cov = res.coverage
-    table = cov.by_city if by == "city" else cov.by_ref
+    table = res.named(cov.by_city) if by == "city" else cov.by_ref
     _emit(table, fmt, None, {"total": cov.total.to_dict()})
     t = cov.total
     if math.isnan(res.target_km):
@@ -470,9 +476,7 @@ def rsu_cmd(obj, province, plan, roads, rsu, rsu_coords, by, out, fmt):
             f"RSU road-km: {t['rsu_km']:,.1f} km vs target ≥ {res.target_km:g} km "
             f"({res.plan.id}): {verdict}"
         )
-    for src in res.sources:
-        if src.kind in ("synthetic", "schematic"):
-            obj.info(f"note: {src.layer} are {src.kind.upper()} ({src.path})")
+    _note_labelled(obj, res.sources)
     if out:
         _write_tables(out, {"rsu": cov.equipped, "by_city": cov.by_city, "by_ref": cov.by_ref}, obj)
 

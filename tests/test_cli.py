@@ -72,8 +72,15 @@ def test_user_sites_gcj02(tmp_path):
         encoding="utf-8",
     )
     res = run(
-        "density", "--sites", str(path), "--coords", "gcj02", "--province", "jiangsu",
-        "--format", "json",
+        "density",
+        "--sites",
+        str(path),
+        "--coords",
+        "gcj02",
+        "--province",
+        "jiangsu",
+        "--format",
+        "json",
     )
     assert res.exit_code == 0
     payload = json.loads(res.stdout)
