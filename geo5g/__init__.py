@@ -1,11 +1,22 @@
-"""geo5g: 5G deployment coverage against China's provincial 5G action plans."""
+"""geo5g: 5G deployment coverage against China's provincial 5G action plans.
+
+The public API: read the layers, measure, compare with a plan, write a report.
+
+>>> import geo5g
+>>> geo5g.load_plan("jiangsu-2024").density_target.threshold
+26.0
+"""
 
 from __future__ import annotations
 
+from .analysis import analyse_corridors, analyse_density, analyse_report, analyse_rsu
+from .boundaries import read_boundaries, resolve_province
 from .coords import gcj02_to_wgs84, to_wgs84, wgs84_to_gcj02
 from .density import density_table, per_10k
 from .errors import CRSError, DataError, Geo5gError, InputError, PlanError
 from .plans import Plan, compare, load_plan
+from .population import read_census
+from .sites import read_sites
 from .zones import assign_zones
 
 __version__ = "0.1.0"
@@ -18,12 +29,28 @@ __all__ = [
     "Plan",
     "PlanError",
     "__version__",
+    "analyse_corridors",
+    "analyse_density",
+    "analyse_report",
+    "analyse_rsu",
     "assign_zones",
     "compare",
     "density_table",
     "gcj02_to_wgs84",
     "load_plan",
     "per_10k",
+    "read_boundaries",
+    "read_census",
+    "read_sites",
+    "resolve_province",
     "to_wgs84",
     "wgs84_to_gcj02",
+    "write_report",
 ]
+
+
+def write_report(report, out_dir, **kwargs):
+    """Write a report (see :func:`geo5g.report.write_report`); imports folium lazily."""
+    from .report import write_report as _write
+
+    return _write(report, out_dir, **kwargs)
