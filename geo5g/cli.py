@@ -298,21 +298,19 @@ def density_cmd(
     table = result.by_operator if by_operator else result.table
     extra = {"plan": result.plan.id, "summary": s, "sources": [vars(x) for x in result.sources]}
     _emit(table, fmt, output, extra)
-    if fmt == "table" or output is not None:
-        head = (
-            f"{result.plan.id}: target {target.op} {target.threshold:g} per 10k ({target.section})."
+    # the summary and notes go to stderr, so they never mix with csv/json on stdout
+    head = f"{result.plan.id}: target {target.op} {target.threshold:g} per 10k ({target.section})."
+    if s["population"] > 0:
+        obj.info(
+            f"{head} Total {s['stations']:,} stations / {s['population']:,} residents "
+            f"= {s['per_10k']:.2f} per 10k; {s['zones_met']} of {s['zones']} zones meet it."
         )
-        if s["population"] > 0:
-            obj.info(
-                f"{head} Total {s['stations']:,} stations / {s['population']:,} residents "
-                f"= {s['per_10k']:.2f} per 10k; {s['zones_met']} of {s['zones']} zones meet it."
-            )
-        else:
-            obj.info(f"{head} Total {s['stations']:,} stations; no population for these zones.")
-        _note_labelled(obj, result.sources)
-        for src in result.sources:
-            if src.kind == "missing":
-                obj.info(f"note: {src.layer}: {src.note}")
+    else:
+        obj.info(f"{head} Total {s['stations']:,} stations; no population for these zones.")
+    _note_labelled(obj, result.sources)
+    for src in result.sources:
+        if src.kind == "missing":
+            obj.info(f"note: {src.layer}: {src.note}")
     if s["unassigned_sites"]:
         obj.info(
             f"note: {s['unassigned_sites']:,} sites fall in no {level} of the chosen area "

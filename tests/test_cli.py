@@ -125,3 +125,29 @@ def test_output_file_written(tmp_path):
     res = run("-q", "density", "--format", "csv", "--output", str(out))
     assert res.exit_code == 0 and res.output == ""
     assert out.read_text(encoding="utf-8").startswith("adcode,")
+
+
+def test_by_operator_sums_to_city_stations():
+    res = run("-q", "density", "--province", "jiangsu", "--by-operator", "--format", "csv")
+    assert res.exit_code == 0
+    import io
+
+    import pandas as pd
+
+    by_op = pd.read_csv(io.StringIO(res.stdout))
+    assert set(by_op.columns) == {"adcode", "operator", "stations", "per_10k"}
+    assert "China Mobile" in set(by_op["operator"])
+    city = pd.read_csv(io.StringIO(run("-q", "density", "--format", "csv").stdout))
+    assert by_op.groupby("adcode")["stations"].sum().to_dict() == dict(
+        zip(city["adcode"], city["stations"], strict=True)
+    )
+
+
+def test_county_level_without_population_keeps_stations():
+    res = run("density", "--province", "jiangxi", "--level", "county", "--format", "json")
+    assert res.exit_code == 0
+    payload = json.loads(res.stdout)
+    assert len(payload["rows"]) == 100
+    assert all(r["population"] is None for r in payload["rows"])
+    assert sum(r["stations"] for r in payload["rows"]) > 0
+    assert "county population" in res.stderr
