@@ -108,10 +108,10 @@ def load_sites(path=None, *, provinces=(), coords="wgs84", radios=("NR",)):
         kind = "synthetic" if sites.attrs.get("synthetic") else "user"
         return sites, Source("sites", str(path), kind, f"coordinates given in {coords}")
     if len(provinces) != 1:
-        from .demo import synthetic_sites_national
+        from .demo import national_demo_sites
 
-        cities = _boundaries.read_boundaries("all", "city")
-        sites = synthetic_sites_national(cities, _population.read_census())
+        # generated on the first run (seeded), then read from the user's cache folder
+        sites = national_demo_sites()
         note = f"SYNTHETIC national demo sites ({len(sites):,}), generated on demand, seeded"
         return sites, Source("sites", "generated on demand", "synthetic", note)
     demo = demo_sites_path(provinces[0].pinyin)

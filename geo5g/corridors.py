@@ -31,7 +31,9 @@ GeoDataFrame of runs. :func:`cover_lines` is the underlying primitive and
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -41,7 +43,14 @@ import shapely
 from pyproj import CRS
 from scipy.spatial import cKDTree
 
-from .coverage import CoverageModel, CoverageSettings, load_settings, point_xy, site_reach
+from .coverage import (
+    CoverageModel,
+    CoverageSettings,
+    load_settings,
+    point_xy,
+    site_reach,
+    sites_near,
+)
 from .errors import DataError
 from .project import metric_crs, to_metric, to_wgs84
 
@@ -74,6 +83,7 @@ RUN_COLUMNS = (
 _TOL = 1e-6  # metres: interval ends closer than this are the same point
 _BIN_RATIO = 1.25  # reaches within this factor share a KD-tree search radius
 _LINE_GAP = 1.0  # metres between consecutive lines in the global chainage
+_PAIRS_PER_CHUNK = 2_000_000  # (piece, site) pairs handled at once: ~250 MB of arrays
 
 
 # ------------------------------------------------------------------ line geometry
@@ -154,46 +164,87 @@ def _union(a: np.ndarray, b: np.ndarray):
     return a[idx], np.maximum.reduceat(b, idx)
 
 
-def _covered_intervals(lines: _Lines, x, y, radius, piece_m: float):
-    """Union of the chainage intervals within reach of any circle (x, y, radius)."""
-    px, py, dx, dy, g0, plen = _pieces(lines, piece_m)
-    if len(px) == 0 or len(x) == 0:
-        return np.zeros(0), np.zeros(0)
-    tree = cKDTree(np.column_stack([px + dx / 2, py + dy / 2]))
-    half = plen.max() / 2
+def _bin_intervals(tree, half, pieces, x, y, r):
+    """Pieces covered whole, and partly covered intervals, by one chunk of circles."""
+    px, py, dx, dy, g0, plen = pieces
+    sites = cKDTree(np.column_stack([x, y]))
+    pairs = tree.sparse_distance_matrix(sites, r.max() + half, output_type="ndarray")
+    i, j = pairs["i"], pairs["j"]
+    # |P0 + t·d − C|² = r²  →  a t² + b t + c = 0   (in place: millions of pairs)
+    ddx, ddy = dx[i], dy[i]
+    fx = px[i]
+    fx -= x[j]
+    fy = py[i]
+    fy -= y[j]
+    qa = ddx**2
+    qa += ddy**2
+    qb = fx * ddx
+    qb += fy * ddy
+    qb *= 2.0
+    qc = fx**2
+    qc += fy**2
+    qc -= r[j] ** 2
+    del fx, fy, ddx, ddy
+    disc = qb**2
+    disc -= 4.0 * qa * qc
+    hit = disc > 0
+    root = np.sqrt(disc[hit])
+    t0 = np.clip((-qb[hit] - root) / (2.0 * qa[hit]), 0.0, 1.0)
+    t1 = np.clip((-qb[hit] + root) / (2.0 * qa[hit]), 0.0, 1.0)
+    ih = i[hit]
+    whole = (t0 == 0.0) & (t1 == 1.0)
+    part = ~whole & (t1 > t0)
+    ip = ih[part]
+    return np.unique(ih[whole]), ip, g0[ip] + t0[part] * plen[ip], g0[ip] + t1[part] * plen[ip]
+
+
+def _chunks(radius: np.ndarray, half: float, piece_len: float) -> list[np.ndarray]:
+    """Circles grouped by radius bin, each bin cut so a chunk makes ~2 million pairs."""
     bins = np.floor(np.log(radius) / np.log(_BIN_RATIO)).astype(np.int64)
-    full = np.zeros(len(px), dtype=bool)  # pieces some site covers end to end
-    piece, starts, ends = [], [], []
+    out = []
     for b in np.unique(bins):  # a handful of radius bins, never a loop over sites
         members = np.flatnonzero(bins == b)
-        r = radius[members]
-        sites = cKDTree(np.column_stack([x[members], y[members]]))
-        pairs = tree.sparse_distance_matrix(sites, r.max() + half, output_type="ndarray")
-        i, j = pairs["i"], pairs["j"]
-        # |P0 + t·d − C|² = r²  →  a t² + b t + c = 0
-        fx, fy = px[i] - x[members][j], py[i] - y[members][j]
-        qa = dx[i] ** 2 + dy[i] ** 2
-        qb = 2.0 * (fx * dx[i] + fy * dy[i])
-        qc = fx**2 + fy**2 - r[j] ** 2
-        disc = qb**2 - 4.0 * qa * qc
-        hit = disc > 0
-        root = np.sqrt(disc[hit])
-        t0 = np.clip((-qb[hit] - root) / (2.0 * qa[hit]), 0.0, 1.0)
-        t1 = np.clip((-qb[hit] + root) / (2.0 * qa[hit]), 0.0, 1.0)
-        ih = i[hit]
-        whole = (t0 == 0.0) & (t1 == 1.0)
-        full[ih[whole]] = True
-        part = ~whole & (t1 > t0)
-        piece.append(ih[part])
-        starts.append(g0[ih[part]] + t0[part] * plen[ih[part]])
-        ends.append(g0[ih[part]] + t1[part] * plen[ih[part]])
+        per_site = 2.0 * (radius[members].max() + half) / piece_len + 1.0
+        size = max(10_000, int(_PAIRS_PER_CHUNK / per_site))
+        out.extend(members[k : k + size] for k in range(0, len(members), size))
+    return out
+
+
+def _covered_intervals(lines: _Lines, x, y, radius, piece_m: float):
+    """Union of the chainage intervals within reach of any circle (x, y, radius)."""
+    pieces = _pieces(lines, piece_m)
+    px, py, dx, dy, g0, plen = pieces
+    if len(px) == 0 or len(x) == 0:
+        return np.zeros(0), np.zeros(0)
+    mx, my = px + dx / 2, py + dy / 2
+    tree = cKDTree(np.column_stack([mx, my]))
+    half = plen.max() / 2
+    # most of a country's sites are far from its roads: they never enter a KD-tree
+    near = sites_near(mx, my, x, y, radius.max() + half)
+    x, y, radius = x[near], y[near], radius[near]
+    if len(x) == 0:
+        return np.zeros(0), np.zeros(0)
+    groups = _chunks(radius, half, float(np.median(plen)))
+
+    def one(members):
+        return _bin_intervals(tree, half, pieces, x[members], y[members], radius[members])
+
+    # Chunks of circles, never a loop over sites; memory stays bounded by the chunk size.
+    # The KD-tree searches and the array arithmetic release the GIL: chunks run on all cores.
+    with ThreadPoolExecutor(max_workers=max(1, min(len(groups), os.cpu_count() or 1))) as pool:
+        found = list(pool.map(one, groups))
+    full = np.zeros(len(px), dtype=bool)  # pieces some site covers end to end
+    for whole, _, _, _ in found:
+        full[whole] = True
     # in dense areas most pairs cover their piece whole: one interval per such piece
-    piece = np.concatenate(piece)
+    piece = np.concatenate([f[1] for f in found])
     partial = ~full[piece]
     whole = np.flatnonzero(full)
+    starts = np.concatenate([f[2] for f in found])
+    ends = np.concatenate([f[3] for f in found])
     return _union(
-        np.concatenate([np.concatenate(starts)[partial], g0[whole]]),
-        np.concatenate([np.concatenate(ends)[partial], g0[whole] + plen[whole]]),
+        np.concatenate([starts[partial], g0[whole]]),
+        np.concatenate([ends[partial], g0[whole] + plen[whole]]),
     )
 
 
@@ -220,18 +271,48 @@ def _lookup(starts, ends, values, at, missing):
     return np.where(inside, values[k], missing)
 
 
-def _duplicate_segments(lines: _Lines, group: np.ndarray | None) -> np.ndarray:
-    """Per vertex: True when the segment it starts repeats one seen earlier (in ``group``)."""
+def _duplicated(keys: np.ndarray) -> np.ndarray:
+    """Rows of an int64 table equal to an earlier row (``DataFrame.duplicated()``, faster).
+
+    One 64-bit polynomial hash per row and a sort find the rows whose hash repeats;
+    only those are compared exactly (so a hash collision never marks a row).
+    """
+    n = len(keys)
+    dup = np.zeros(n, dtype=bool)
+    if n < 2:
+        return dup
+    h = np.zeros(n, dtype=np.uint64)
+    for col in keys.T:  # a handful of columns
+        h = h * np.uint64(0x9E3779B97F4A7C15) + col.view(np.uint64)
+    hs = np.sort(h)
+    twice = hs[1:][hs[1:] == hs[:-1]]
+    if not len(twice):
+        return dup
+    repeated = np.isin(h, twice)
+    cand = np.flatnonzero(repeated)  # original order, so the first occurrence stays unmarked
+    sub = keys[cand]
+    o = np.lexsort(sub.T[::-1])  # stable
+    equal = (sub[o][1:] == sub[o][:-1]).all(axis=1)
+    dup[cand[o[1:][equal]]] = True
+    return dup
+
+
+def _segment_keys(lines: _Lines) -> tuple[np.ndarray, np.ndarray]:
+    """Segment starts (vertex positions) and their undirected ends to the centimetre."""
     k = _segments(lines)
-    a = np.round(np.column_stack([lines.x[k], lines.y[k]]), 2)
-    b = np.round(np.column_stack([lines.x[k + 1], lines.y[k + 1]]), 2)
+    a = np.round(np.column_stack([lines.x[k], lines.y[k]]) * 100.0).astype(np.int64)
+    b = np.round(np.column_stack([lines.x[k + 1], lines.y[k + 1]]) * 100.0).astype(np.int64)
     swap = (a[:, 0] > b[:, 0]) | ((a[:, 0] == b[:, 0]) & (a[:, 1] > b[:, 1]))
-    lo, hi = np.where(swap[:, None], b, a), np.where(swap[:, None], a, b)
-    key = pd.DataFrame(np.column_stack([lo, hi]))
+    return k, np.where(swap[:, None], np.column_stack([b, a]), np.column_stack([a, b]))
+
+
+def _duplicate_segments(lines: _Lines, group: np.ndarray | None, keys=None) -> np.ndarray:
+    """Per vertex: True when the segment it starts repeats one seen earlier (in ``group``)."""
+    k, ends = _segment_keys(lines) if keys is None else keys
     if group is not None:
-        key["group"] = group[lines.vline[k]]
+        ends = np.column_stack([ends, np.asarray(group, dtype=np.int64)[lines.vline[k]]])
     dup = np.zeros(len(lines.vline), dtype=bool)
-    dup[k] = key.duplicated().to_numpy()
+    dup[k] = _duplicated(ends)
     return dup
 
 
@@ -340,8 +421,9 @@ def cover_lines(
         else np.ones(len(ref))
     )
     vertex = np.searchsorted(lines.g, mid, side="right") - 1
-    dup_route = _duplicate_segments(lines, pd.factorize(ref)[0])[vertex]
-    dup_network = _duplicate_segments(lines, None)[vertex]
+    keys = _segment_keys(lines)
+    dup_route = _duplicate_segments(lines, pd.factorize(ref)[0], keys)[vertex]
+    dup_network = _duplicate_segments(lines, None, keys)[vertex]
     seg_len = (e1 - e0) * weight[line]
 
     brk = np.r_[True, (line[1:] != line[:-1]) | (city[1:] != city[:-1])]

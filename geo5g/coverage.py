@@ -30,10 +30,11 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 import shapely
+from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from .errors import DataError, InputError
-from .project import to_metric
+from .project import metric_xy, require_crs, to_metric
 
 __all__ = [
     "BandTableModel",
@@ -43,6 +44,7 @@ __all__ = [
     "point_xy",
     "site_environment",
     "site_reach",
+    "sites_near",
     "urban_from_density",
     "urban_from_zones",
 ]
@@ -226,7 +228,12 @@ class BandTableModel:
         table = self.settings.reach_m
         bands = list(table)
         if "band" in sites.columns:
-            codes = pd.Index(bands).get_indexer(sites["band"].astype("object"))
+            # one look-up per distinct band, not per site (millions of national sites)
+            distinct, labels = pd.factorize(sites["band"])
+            lookup = pd.Index(bands).get_indexer(pd.Index(labels, dtype="object"))
+            codes = np.where(
+                distinct >= 0, lookup[np.maximum(distinct, 0)] if len(lookup) else -1, -1
+            )
         else:
             codes = np.full(n, -1)
         default = bands.index("default")
@@ -279,11 +286,21 @@ def urban_from_density(x, y, radius_m: float, min_sites: int) -> np.ndarray:
     """
     x = np.asarray(x, dtype="float64")
     y = np.asarray(y, dtype="float64")
-    if x.size == 0:
-        return np.zeros(0, dtype=bool)
-    tree = cKDTree(np.column_stack([x, y]))
-    counts = tree.query_ball_point(tree.data, r=radius_m, return_length=True)
-    return np.asarray(counts) >= min_sites
+    k = int(min_sites)
+    if x.size == 0 or k <= 1:
+        return np.ones(x.size, dtype=bool)  # a site always counts itself
+    # At least k sites within r  <=>  the k-th nearest (itself first) is within r: a
+    # k-nearest query is several times cheaper than counting every neighbour in dense
+    # cities. An unbalanced tree builds faster, and querying in the tree's own order keeps
+    # the memory access local (millions of national sites: ~3 s instead of ~9 s).
+    tree = cKDTree(np.column_stack([x, y]), balanced_tree=False, compact_nodes=False)
+    order = tree.indices
+    dist, _ = tree.query(
+        tree.data[order], k=[k], distance_upper_bound=radius_m * (1 + 1e-9), workers=-1
+    )
+    urban = np.empty(x.size, dtype=bool)
+    urban[order] = dist[:, 0] <= radius_m
+    return urban
 
 
 def site_environment(x, y, settings: CoverageSettings, counties=None) -> np.ndarray:
@@ -313,11 +330,11 @@ def point_xy(layer, crs, name: str) -> tuple[np.ndarray, np.ndarray]:
     DataError
         A feature is not a single point.
     """
-    geoms = to_metric(layer.geometry, crs, name).values
-    if not np.all(shapely.get_type_id(geoms) == 0):
+    require_crs(layer, name)
+    if not np.all(shapely.get_type_id(np.asarray(layer.geometry.values)) == 0):
         raise DataError(f"{name}: every feature must be a single point")
-    xy = shapely.get_coordinates(geoms)
-    return xy[:, 0], xy[:, 1]
+    # coordinates are transformed as arrays: no new Point objects for millions of sites
+    return metric_xy(layer, crs, name)
 
 
 def site_reach(
@@ -359,3 +376,53 @@ def site_reach(
     if reach.shape != x.shape or not np.all(np.isfinite(reach) & (reach > 0)):
         raise DataError(f"coverage model {type(model).__name__}: reach must be > 0 for every site")
     return x, y, reach
+
+
+def sites_near(qx, qy, x, y, dist: float) -> np.ndarray:
+    """Which points ``(x, y)`` may lie within ``dist`` of some query point ``(qx, qy)``.
+
+    A coarse grid, no tree: cells of side ``dist`` (at least 1/2048 of the extent)
+    holding a query point, and their 8 neighbours, keep the points in them. The
+    answer is a superset of the points within ``dist`` (never misses one) and
+    costs one pass over the points: most of a country's millions of sites are far
+    from its roads or ports and need not enter any KD-tree.
+
+    Parameters
+    ----------
+    qx, qy : array_like
+        Query points (metres).
+    x, y : array_like
+        Points to filter (same CRS).
+    dist : float
+        Distance in metres.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        One flag per point of ``x, y``.
+
+    Examples
+    --------
+    >>> sites_near([0.0], [0.0], [50.0, 90.0, 5000.0], [0.0, 0.0, 0.0], 100.0).tolist()
+    [True, True, False]
+    """
+    qx, qy = np.asarray(qx, dtype="float64"), np.asarray(qy, dtype="float64")
+    x, y = np.asarray(x, dtype="float64"), np.asarray(y, dtype="float64")
+    out = np.zeros(x.size, dtype=bool)
+    q = np.isfinite(qx) & np.isfinite(qy)
+    ok = np.isfinite(x) & np.isfinite(y)  # a point without coordinates is near nothing
+    if not q.any() or not ok.any():
+        return out
+    qx, qy, px, py = qx[q], qy[q], x[ok], y[ok]
+    x0, y0 = min(qx.min(), px.min()), min(qy.min(), py.min())
+    span = max(qx.max(), px.max()) - x0, max(qy.max(), py.max()) - y0
+    cell = max(float(dist), max(span) / 2048.0, 1e-9)
+    grid = np.zeros((int(span[1] // cell) + 3, int(span[0] // cell) + 3), dtype=bool)
+
+    def cell_of(vx, vy):
+        return ((vy - y0) // cell).astype(np.int64) + 1, ((vx - x0) // cell).astype(np.int64) + 1
+
+    grid[cell_of(qx, qy)] = True
+    grid = ndimage.binary_dilation(grid, structure=np.ones((3, 3), dtype=bool))
+    out[ok] = grid[cell_of(px, py)]
+    return out

@@ -30,6 +30,7 @@ Every integer split uses the largest-remainder method, so totals are exact.
 
 from __future__ import annotations
 
+import contextlib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +54,7 @@ __all__ = [
     "allocate_county_totals",
     "demo_sites_file",
     "load_calibration",
+    "national_demo_sites",
     "synthetic_sites",
     "synthetic_sites_national",
     "write_demo_sites",
@@ -690,6 +692,167 @@ def synthetic_sites_national(
         model=model,
         source=f"SYNTHETIC national demo sites (seed {seed}, as of {as_of:%Y-%m-%d})",
     )
+
+
+# --------------------------------------------------------------------------- national cache
+
+
+def _cache_root(cache_dir=None) -> Path:
+    """``cache_dir``, else ``$XDG_CACHE_HOME/geo5g``, else ``~/.cache/geo5g``."""
+    import os
+
+    if cache_dir is not None:
+        return Path(cache_dir)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "geo5g"
+
+
+def _cache_key(total: int, seed: int, as_of) -> str:
+    """Digest of everything the national demo depends on: inputs, parameters, this code."""
+    import hashlib
+
+    from . import __version__
+    from .population import CENSUS_FILE
+
+    digest = hashlib.sha256(f"{__version__}|{total}|{seed}|{as_of:%Y-%m-%d}".encode())
+    for path in (
+        Path(__file__),
+        data_dir("sites", "calibration.toml"),
+        data_dir("boundaries", "china_cities.geojson"),
+        data_dir("population", CENSUS_FILE),
+    ):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _write_cache(sites: gpd.GeoDataFrame, path: Path) -> None:
+    """GeoParquet (GeoArrow points) straight from the arrays, written atomically."""
+    import json
+    import os
+    import tempfile
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    geo = {
+        "version": "1.1.0",
+        "primary_column": "geometry",
+        "columns": {
+            "geometry": {
+                "encoding": "point",
+                "geometry_types": ["Point"],
+                "crs": WGS84.to_json_dict(),
+            }
+        },
+    }
+    points = pa.StructArray.from_arrays(
+        [pa.array(sites["lon"].to_numpy()), pa.array(sites["lat"].to_numpy())], names=["x", "y"]
+    )
+    table = pa.table(
+        {
+            "site_id": pa.array(sites["site_id"]),
+            "operator": pa.array(sites["operator"]),
+            "band": pa.array(sites["band"]),
+            "radius_m": pa.array(sites["radius_m"].to_numpy()),
+            "commissioned": pa.array(sites["commissioned"].to_numpy()),
+            "geometry": points,
+        }
+    )
+    meta = {
+        b"geo": json.dumps(geo).encode(),
+        b"geo5g": json.dumps({"synthetic": True, **dict(sites.attrs)}).encode(),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        pq.write_table(
+            table.replace_schema_metadata(meta), tmp, compression="zstd", compression_level=1
+        )
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 is for the temporary name only
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _read_cache(path: Path) -> gpd.GeoDataFrame:
+    """Sites from a file of :func:`_write_cache` (trusted: written by geo5g itself)."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    attrs = json.loads((table.schema.metadata or {})[b"geo5g"])
+    points = table.column("geometry").combine_chunks()
+    sites = sites_from_arrays(
+        table.column("site_id").to_pandas(),
+        table.column("operator").to_pandas(),
+        table.column("band").to_pandas(),
+        table.column("radius_m").to_numpy(),
+        table.column("commissioned").to_numpy(),
+        points.field("x").to_numpy(),
+        points.field("y").to_numpy(),
+        source=attrs.get("source", "SYNTHETIC national demo sites"),
+        synthetic=True,
+    )
+    sites.attrs.update(attrs)
+    return sites
+
+
+def national_demo_sites(
+    *, total: int = 4_800_000, seed: int = 100000, cache: bool = True, cache_dir=None
+) -> gpd.GeoDataFrame:
+    """The SYNTHETIC national demo sites, generated once and then read from a disk cache.
+
+    :func:`synthetic_sites_national` on the bundled city boundaries and census
+    (about 6 s for 4.8 million sites); the result is kept as GeoParquet in the
+    user's cache folder (``$XDG_CACHE_HOME/geo5g``, default ``~/.cache/geo5g``),
+    under a key that changes with the bundled inputs, the parameters and this
+    module, so a stale file is never used. An unwritable or unreadable cache
+    only costs the generation.
+
+    Parameters
+    ----------
+    total, seed : int
+        As for :func:`synthetic_sites_national`.
+    cache : bool
+        Read and write the cache (False: always generate).
+    cache_dir : path-like, optional
+        Another cache folder.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The Sites contract, ``attrs["synthetic"] = True``; identical whether
+        generated or read from the cache.
+    """
+    import pyarrow as pa
+
+    from .boundaries import read_boundaries
+    from .population import read_census
+
+    cal = load_calibration("national")
+    path = _cache_root(cache_dir) / f"national_sites_{_cache_key(total, seed, cal.as_of)}.parquet"
+    if cache and path.is_file():
+        try:
+            return _read_cache(path)
+        except (OSError, KeyError, ValueError, pa.ArrowException):
+            pass  # damaged: generate it again
+    sites = synthetic_sites_national(
+        read_boundaries("all", "city"),
+        read_census(),
+        total=total,
+        seed=seed,
+        as_of=cal.as_of,
+        calibration=cal,
+    )
+    if cache:
+        with contextlib.suppress(OSError):  # a read-only home: the next run generates again
+            _write_cache(sites, path)
+    return sites
 
 
 def demo_sites_file(province: str) -> Path:

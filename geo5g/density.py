@@ -50,10 +50,16 @@ def count_stations(zone_of: pd.Series, zone_ids, by: pd.Series | None = None):
         counts = zone_of[known].astype("int64").value_counts()
         return counts.reindex(index, fill_value=0).astype("int64").rename("stations")
     groups = by[known].astype("string").fillna("unknown")
-    table = pd.crosstab(zone_of[known].astype("int64").to_numpy(), groups.to_numpy())
-    table = table.reindex(index, fill_value=0).astype("int64")
-    table.columns.name = by.name or "group"
-    return table
+    # one bincount over (zone, group) codes: pd.crosstab takes seconds for millions of sites
+    codes, labels = pd.factorize(groups, sort=True)
+    row = index.get_indexer(zone_of[known].astype("int64").to_numpy())
+    ok = row >= 0  # sites of zones not asked for are not counted
+    n_groups = len(labels)
+    flat = np.bincount(row[ok] * n_groups + codes[ok], minlength=len(index) * n_groups).reshape(
+        len(index), n_groups
+    )
+    columns = pd.Index(labels.tolist(), name=by.name or "group")
+    return pd.DataFrame(flat.astype("int64"), index=index, columns=columns)
 
 
 def per_10k(stations: pd.Series, population: pd.Series) -> pd.Series:

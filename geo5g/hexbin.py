@@ -28,7 +28,7 @@ import pandas as pd
 import shapely
 
 from .errors import DataError
-from .project import metric_crs, require_crs, to_metric, to_wgs84
+from .project import metric_crs, metric_xy, require_crs, to_wgs84
 
 __all__ = ["HEX_SIZES_M", "auto_hex_size", "hex_axial", "hexbin"]
 
@@ -178,7 +178,8 @@ def hexbin(
     if crs is None:
         bounds = wgs.total_bounds if len(wgs) else (0.0, 0.0, 0.0, 0.0)
         crs = metric_crs(bounds)
-    xy = shapely.get_coordinates(to_metric(wgs, crs, "sites").array)
+    x, y = metric_xy(wgs, crs, "sites")  # arrays only: no Point objects for millions of sites
+    xy = np.column_stack([x, y])
     if size_m is None:
         span = np.ptp(xy, axis=0) if len(xy) else np.zeros(2)
         size_m = auto_hex_size(span[0], span[1])

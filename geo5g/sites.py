@@ -403,6 +403,45 @@ def _pick_layer(path: Path, layer):
     raise InputError(f"{path.name}: {len(layers)} layers ({listed}); pass layer= to choose one")
 
 
+def _read_geoarrow_points(path: Path):
+    """GeoParquet with GeoArrow points in WGS-84, read as plain arrays (or None).
+
+    The common case for large site files (geo5g writes them so): longitude and
+    latitude come straight out of the Arrow struct, without building millions of
+    Point objects twice. Anything else (other encodings, CRSs, missing or empty
+    geometries) returns None and takes the general path with its messages.
+    """
+    import pyarrow.parquet as pq
+
+    meta = json.loads((pq.read_schema(path).metadata or {}).get(b"geo", b"{}"))
+    name = meta.get("primary_column", "geometry")
+    column = meta.get("columns", {}).get(name, {})
+    if str(column.get("encoding", "")).lower() != "point":
+        return None
+    # GeoParquet: no "crs" key means OGC:CRS84 (lon/lat); an explicit null means unknown
+    crs = column.get("crs", "OGC:CRS84")
+    if crs is None or not CRS.from_user_input(crs).equals(
+        CRS.from_epsg(4326), ignore_axis_order=True
+    ):
+        return None
+    table = pq.read_table(path)
+    points = table.column(name).combine_chunks()
+    if points.null_count:
+        return None
+    lon = points.field("x").to_numpy(zero_copy_only=False)
+    lat = points.field("y").to_numpy(zero_copy_only=False)
+    if np.isnan(lon).any() or np.isnan(lat).any():  # empty points
+        return None
+    frame = table.drop_columns([name]).to_pandas()
+    frame = (
+        frame.reset_index(drop=True) if len(frame.columns) else pd.DataFrame(index=range(len(lon)))
+    )
+    found = _find_columns(frame.columns)
+    frame["__lon"], frame["__lat"] = lon, lat
+    found = found | {"lon": "__lon", "lat": "__lat"}
+    return frame, found, np.arange(len(frame)) + 1, "features", _parquet_meta(path)
+
+
 def _read_vector(path: Path, fmt: str, layer, source: str):
     """Vector layer → (frame with lon/lat/attributes, roles, feature numbers, meta)."""
     meta = {}
@@ -413,6 +452,9 @@ def _read_vector(path: Path, fmt: str, layer, source: str):
                 found = _find_columns(frame.columns)
                 _require_lonlat(found, frame.columns, source)
                 return frame, found, np.arange(len(frame)) + 1, "rows", _parquet_meta(path)
+            fast = _read_geoarrow_points(path)
+            if fast is not None:
+                return fast
             gdf = gpd.read_parquet(path)
             meta = _parquet_meta(path)
         else:
@@ -495,6 +537,62 @@ def _validate_positions(lon_raw, lat_raw, numbers, where) -> tuple:
     return lon, lat, problems
 
 
+def _all_distinct(values: pd.Series) -> bool:
+    """True when no two values are equal (no missing values expected).
+
+    Ids of one length (generated ids usually are) are hashed straight from the
+    Arrow buffer: a 64-bit polynomial hash per id and one sort, several times
+    faster than hashing millions of Python strings. Equal hashes (duplicates, or
+    a collision) and ids of varying length take the exact path.
+    """
+    import pyarrow as pa
+
+    arrow = pa.array(values)
+    if isinstance(arrow, pa.ChunkedArray):
+        arrow = arrow.combine_chunks()
+    arrow = arrow.cast(pa.large_string())
+    n = len(arrow)
+    if n > 1 and arrow.null_count == 0:
+        _, offsets, data = arrow.buffers()
+        start = np.frombuffer(offsets, dtype=np.int64)[arrow.offset : arrow.offset + n + 1]
+        width = int(start[1] - start[0])
+        if width > 0 and (np.diff(start) == width).all():
+            raw = np.frombuffer(data, dtype=np.uint8)[start[0] : start[-1]]
+            if 8 <= width <= 16:
+                # the first and the last 8 bytes of each id, read in place (they overlap
+                # for ids shorter than 16 bytes): together they are the whole id
+                head, tail = (
+                    np.ndarray((n,), dtype="<u8", buffer=raw, offset=at, strides=(width,))
+                    for at in (0, width - 8)
+                )
+                h = head * np.uint64(0x9E3779B97F4A7C15) + tail
+            else:
+                words = -(-width // 8)
+                padded = np.zeros((n, 8 * words), dtype=np.uint8)
+                padded[:, :width] = raw.reshape(n, width)
+                packed = padded.view(np.uint64)  # (n, words): ids of <= 8 bytes are exact
+                h = packed[:, 0].copy()
+                for k in range(1, words):  # 8-byte words of one id, not ids
+                    h = h * np.uint64(0x9E3779B97F4A7C15) + packed[:, k]
+            h.sort()
+            if not (h[1:] == h[:-1]).any():
+                return True
+    # A hash of Python strings measured several times faster here than Arrow's unique().
+    return pd.Index(values.to_numpy(dtype=object)).is_unique
+
+
+def _release_arrow_memory() -> None:
+    """Hand Arrow's freed buffers back to the system before the points are built.
+
+    Arrow's allocator keeps freed memory for reuse; after parsing millions of
+    sites that is hundreds of MB, which would otherwise add to the peak while
+    the Point objects are made.
+    """
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+
+
 def _table_to_sites(frame, found, numbers, where, source: str) -> dict:
     """Validate a table with contract roles; return the contract columns (or raise)."""
     n = len(frame)
@@ -512,9 +610,8 @@ def _table_to_sites(frame, found, numbers, where, source: str) -> dict:
         stem = Path(source).stem
         generated = pd.Series([f"{stem}-{i}" for i in range(1, n + 1)], dtype="str")
         site_id = generated if blank.all() else site_id.where(~blank, generated)
-    # A hash of Python strings measured several times faster here than Arrow's
-    # unique() on millions of ids; duplicates are located only when there are any.
-    unique = pd.Index(site_id.to_numpy(dtype=object)).is_unique
+    # Duplicates are located only when there are any.
+    unique = _all_distinct(site_id)
     dup = np.zeros(n, dtype=bool) if unique else site_id.duplicated(keep=False).to_numpy()
     if dup.any():
         examples = ", ".join(repr(v) for v in site_id[dup].drop_duplicates()[:_MAX_LISTED])
@@ -824,6 +921,8 @@ def read_sites(
         else:
             frame, found, numbers, where, meta = _read_vector(path, kind, layer, source)
         columns = _table_to_sites(frame, found, numbers, where, source)
+        del frame  # the raw columns: millions of sites' worth, no longer needed
+        _release_arrow_memory()
         flag = meta.get("synthetic", meta.get("geo5g_synthetic"))
         attrs["synthetic"] = str(flag).lower() == "true" or bool(
             columns["site_id"].str.startswith("SYN-").all()

@@ -1,54 +1,46 @@
 """Which zone (city, county) each point falls in — fast point-in-polygon.
 
 Building one shapely Point per site and running ``sjoin`` costs seconds per
-million sites.  Instead the coordinates stay in arrays: points are sorted by x
-once, and each zone tests only the slice of points inside its bounding box with
-``shapely.contains_xy`` on a prepared polygon.  The loop is over zones (a few
-hundred at most), never over sites.
+million sites.  Instead the coordinates stay in arrays, in two passes:
+
+1. *Label grid* (many points only): the zones are rasterised once on a grid of
+   a few million cells, together with a mask of the cells their boundaries touch
+   (dilated by one cell).  A point in a cell the mask leaves clear takes the
+   cell's label: no boundary crosses the cell, so the whole cell lies in that one
+   zone (or in none).
+2. *Exact test* for the rest (points near a boundary, or every point when there
+   are few): points are sorted by x once, and each zone tests only the slice of
+   points inside its bounding box with ``shapely.contains_xy`` on a prepared
+   polygon.
+
+The loops are over zones (a few hundred at most), never over sites; both passes
+give the same answer.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import rasterio.features
 import shapely
+from affine import Affine
+from scipy import ndimage
 
 __all__ = ["assign_zones", "locate"]
 
+# Below this many points the label grid costs more than it saves.
+_GRID_MIN_POINTS = 50_000
+# Cells of the label grid: ~2 cells per point, between these bounds (int16/32 labels).
+_GRID_MIN_CELLS = 1 << 18
+_GRID_MAX_CELLS = 1 << 24
 
-def locate(x, y, zones) -> np.ndarray:
-    """Position of the zone containing each point.
 
-    Parameters
-    ----------
-    x, y : array_like
-        Point coordinates in the zones' CRS.
-    zones : geopandas.GeoDataFrame or geopandas.GeoSeries
-        Polygon zones.
-
-    Returns
-    -------
-    numpy.ndarray of int64
-        For each point the positional index of the first zone that contains it
-        (points on a shared border go to the first zone listed), or -1 when no
-        zone contains it.
-
-    Examples
-    --------
-    >>> import geopandas as gpd
-    >>> from shapely import box
-    >>> zones = gpd.GeoSeries([box(0, 0, 1, 1), box(1, 0, 2, 1)])
-    >>> locate([0.5, 1.5, 5.0], [0.5, 0.5, 0.5], zones).tolist()
-    [0, 1, -1]
-    """
-    x = np.asarray(x, dtype="float64")
-    y = np.asarray(y, dtype="float64")
-    out = np.full(x.shape, -1, dtype="int64")
+def _locate_exact(x, y, geoms, out) -> None:
+    """Fill ``out`` with the position of the first zone containing each point (sorted-x pass)."""
     if x.size == 0:
-        return out
+        return
     order = np.argsort(x, kind="stable")
     xs, ys = x[order], y[order]
-    geoms = np.asarray(zones.geometry.values if hasattr(zones, "geometry") else zones.values)
     bounds = shapely.bounds(geoms)
     lo = np.searchsorted(xs, bounds[:, 0], side="left")
     hi = np.searchsorted(xs, bounds[:, 2], side="right")
@@ -67,6 +59,92 @@ def locate(x, y, zones) -> np.ndarray:
         if edge.any():
             inside[edge] = shapely.intersects_xy(geom, xs[idx[edge]], ys[idx[edge]])
         out[order[idx[inside]]] = k
+
+
+def _label_grid(geoms: np.ndarray, n_points: int):
+    """Zone labels (position + 1, 0 = none) per cell, the boundary mask, and the grid."""
+    live = np.flatnonzero(~(shapely.is_missing(geoms) | shapely.is_empty(geoms)))
+    minx, miny, maxx, maxy = shapely.total_bounds(geoms[live])
+    cells = float(np.clip(2 * n_points, _GRID_MIN_CELLS, _GRID_MAX_CELLS))
+    size = max(np.sqrt(max(maxx - minx, 0.0) * max(maxy - miny, 0.0) / cells), 1e-9)
+    width = int(np.ceil((maxx - minx) / size)) + 2
+    height = int(np.ceil((maxy - miny) / size)) + 2
+    x0, y0 = minx - size, maxy + size  # one clear cell of margin on each side
+    transform = Affine(size, 0.0, x0, 0.0, -size, y0)
+    dtype = "int16" if len(geoms) < np.iinfo("int16").max else "int32"
+    # burnt last-to-first so that where zones overlap the first listed wins, as in the exact pass
+    labels = rasterio.features.rasterize(
+        zip(geoms[live[::-1]], (live[::-1] + 1).tolist(), strict=True),
+        out_shape=(height, width),
+        transform=transform,
+        fill=0,
+        dtype=dtype,
+    )
+    rings = shapely.boundary(geoms[live])
+    border = rasterio.features.rasterize(
+        ((ring, 1) for ring in rings),
+        out_shape=(height, width),
+        transform=transform,
+        fill=0,
+        all_touched=True,
+        dtype="uint8",
+    ).astype(bool)
+    # every boundary vertex's cell too (a ring smaller than a cell), then one cell of slack
+    # for points and rings exactly on cell edges
+    vx, vy = shapely.get_coordinates(rings).T
+    border[((y0 - vy) // size).astype(np.int64), ((vx - x0) // size).astype(np.int64)] = True
+    border = ndimage.binary_dilation(border, structure=np.ones((3, 3), dtype=bool))
+    return labels, border, x0, y0, size
+
+
+def locate(x, y, zones) -> np.ndarray:
+    """Position of the zone containing each point.
+
+    Parameters
+    ----------
+    x, y : array_like
+        Point coordinates in the zones' CRS.
+    zones : geopandas.GeoDataFrame or geopandas.GeoSeries
+        Polygon zones.
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        For each point the positional index of the first zone that contains it
+        (points on a shared border go to the first zone listed), or -1 when no
+        zone contains it (or a coordinate is NaN).
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely import box
+    >>> zones = gpd.GeoSeries([box(0, 0, 1, 1), box(1, 0, 2, 1)])
+    >>> locate([0.5, 1.5, 5.0], [0.5, 0.5, 0.5], zones).tolist()
+    [0, 1, -1]
+    """
+    x = np.asarray(x, dtype="float64")
+    y = np.asarray(y, dtype="float64")
+    out = np.full(x.shape, -1, dtype="int64")
+    geoms = np.asarray(zones.geometry.values if hasattr(zones, "geometry") else zones.values)
+    live = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    if x.size == 0 or not live.any():
+        return out
+    if x.size < _GRID_MIN_POINTS:
+        _locate_exact(x, y, geoms, out)
+        return out
+    labels, border, x0, y0, size = _label_grid(geoms, x.size)
+    height, width = labels.shape
+    col = (x - x0) / size
+    row = (y0 - y) / size
+    on_grid = (col >= 0) & (col < width) & (row >= 0) & (row < height)  # False for NaN
+    cell = np.where(on_grid, row, 0).astype(np.int64) * width
+    cell += np.where(on_grid, col, 0).astype(np.int64)
+    near = border.ravel()[cell]
+    out = np.where(on_grid & ~near, labels.ravel()[cell].astype(np.int64) - 1, -1)
+    rest = np.flatnonzero(on_grid & near)
+    sub = np.full(rest.size, -1, dtype="int64")
+    _locate_exact(x[rest], y[rest], geoms, sub)
+    out[rest] = sub
     return out
 
 
