@@ -84,7 +84,7 @@ class CoverageSettings:
     min_gap_m: float = 100.0
     piece_m: float = 500.0
     port_min_share: float = 0.95
-    port_sample_points: int = 1000
+    port_sample_points: int = 100
     source: str = "<defaults>"
 
 
