@@ -123,7 +123,7 @@ def _window_of(args):
 def geo5g_side(args, work) -> None:
     """Time geo5g's stages on ``work`` and record the answers."""
     from geo5g.boundaries import read_boundaries
-    from geo5g.corridors import cover_lines, summarise
+    from geo5g.corridors import cover_lines, prepare_roads, summarise
     from geo5g.coverage import BandTableModel, load_settings, point_xy, site_environment
     from geo5g.density import density_by_operator, density_table
     from geo5g.facilities import port_coverage, summarise_ports
@@ -164,19 +164,32 @@ def geo5g_side(args, work) -> None:
         urban = site_environment(sx, sy, settings, counties_m)
         reach = BandTableModel(settings).reach_m(sites, urban)
     np.save(work.folder / "reach.npy", reach)
-    with rec.stage("gaps", "exact intervals, split at city borders, totals per city"):
-        runs = cover_lines(roads_m, sx, sy, reach, cities_m, piece_m=settings.piece_m)
+    with rec.stage(
+        "gaps", "road network prepared (shared with rsu), exact intervals, totals per city"
+    ):
+        network = prepare_roads(roads_m, cities_m, crs, piece_m=settings.piece_m)
+        runs = cover_lines(network, sx, sy, reach)
         summarise(runs, "city_adcode")
         gap_total = summarise(runs)
     with rec.stage("ports"):
-        port_table = port_coverage(ports, sites, settings=settings, urban=urban, crs=crs)
+        # the sites' metric coordinates and reach from the stages before
+        port_table = port_coverage(
+            ports, sites, settings=settings, crs=crs, xy=(sx, sy), reach_m=reach
+        )
     with rec.stage("rsu"):
         rx, ry = point_xy(rsu, crs, "rsu")
         rsu_range = rsu["range_m"].fillna(settings.rsu_range_m).to_numpy("float64")
-        rsu_runs = cover_lines(roads_m, rx, ry, rsu_range, cities_m, piece_m=settings.piece_m)
+        rsu_runs = cover_lines(network, rx, ry, rsu_range)
         rsu_total = summarise(rsu_runs)
+    del network  # its arrays (≈ 250 MB for the nation) are not needed any more
+    with rasterio.open(work.population) as src:
+        if src.crs.to_epsg() != 4326:
+            raise SystemExit(f"{work.population}: expected EPSG:4326, found {src.crs}")
     with rec.stage("popcover", "pixels of the population raster within reach, per city"):
-        pop_cover = covered_population(work.population, sites, reach, cities)
+        # the workload's raster is in EPSG:4326, so the sites' lon/lat columns (WGS-84,
+        # the Sites contract) are already its coordinates: no 4.8 M Points to unpack
+        lonlat = (sites["lon"].to_numpy(), sites["lat"].to_numpy())
+        pop_cover = covered_population(work.population, lonlat, reach, cities)
     with rec.stage("render", "build_report + write_report (HTML, CSV, GeoPackage)"):
         measured = {
             "stations_per_10k": float(table["stations"].sum() / table["population"].sum() * 1e4),

@@ -241,6 +241,9 @@ class CorridorResult:
         :func:`geo5g.facilities.port_coverage` table (None without ports).
     port_summary : pandas.Series or None
     sources : tuple of Source
+    cities : geopandas.GeoDataFrame or None
+    road_network : geo5g.corridors.PreparedRoads or None
+        The roads prepared with the cities, for :func:`analyse_rsu` to reuse.
     """
 
     plan: Plan
@@ -250,6 +253,7 @@ class CorridorResult:
     port_summary: object
     sources: tuple[Source, ...]
     cities: object = None
+    road_network: object = None
 
     def named(self, by_city: pd.DataFrame) -> pd.DataFrame:
         """``by_city`` with the cities' Chinese and English names in front."""
@@ -349,7 +353,7 @@ def analyse_corridors(
     """
     from . import corridors, facilities
     from . import roads as _roads
-    from .coverage import load_settings
+    from .coverage import load_settings, site_reach
 
     provinces = _boundaries.resolve_province(province)
     plan = _plan_for(provinces, plan)
@@ -372,14 +376,11 @@ def analyse_corridors(
         )
     sources.append(_layer_source(road_layer, "roads", roads))
     crs = _metric_for(cities)
+    network = corridors.prepare_roads(road_layer, cities, crs, piece_m=settings.piece_m)
+    # the sites' metric coordinates and reach, once for the roads and the ports
+    x, y, reach = site_reach(site_layer, crs, settings, counties=counties)
     coverage = corridors.road_coverage(
-        road_layer,
-        site_layer,
-        cities,
-        settings=settings,
-        counties=counties,
-        crs=crs,
-        min_gap_m=min_gap_m,
+        network, site_layer, settings=settings, min_gap_m=min_gap_m, xy=(x, y), reach_m=reach
     )
     port_layer = (
         _roads.read_ports(ports, coords=ports_coords)
@@ -390,11 +391,11 @@ def analyse_corridors(
     if port_layer is not None:
         sources.append(_layer_source(port_layer, "ports", ports))
         port_table = facilities.port_coverage(
-            port_layer, site_layer, settings=settings, counties=counties, crs=crs
+            port_layer, site_layer, settings=settings, crs=crs, xy=(x, y), reach_m=reach
         )
         port_summary = facilities.summarise_ports(port_table)
     return CorridorResult(
-        plan, road_layer, coverage, port_table, port_summary, tuple(sources), cities
+        plan, road_layer, coverage, port_table, port_summary, tuple(sources), cities, network
     )
 
 
@@ -405,7 +406,15 @@ def _metric_for(zones):
 
 
 def analyse_rsu(
-    province="jiangsu", plan=None, *, roads=None, rsu=None, rsu_coords="wgs84", settings=None
+    province="jiangsu",
+    plan=None,
+    *,
+    roads=None,
+    rsu=None,
+    rsu_coords="wgs84",
+    settings=None,
+    road_layer=None,
+    road_network=None,
 ) -> RSUResult:
     """Road-km within range of roadside units (RSU) against the plan's target.
 
@@ -419,6 +428,11 @@ def analyse_rsu(
         RSU points (``range_m`` optional); default the bundled synthetic deployment.
     rsu_coords : {"wgs84", "gcj02", "bd09"}
     settings : geo5g.coverage.CoverageSettings, optional
+    road_layer : geopandas.GeoDataFrame, optional
+        Already-read roads (skips reading ``roads``).
+    road_network : geo5g.corridors.PreparedRoads, optional
+        ``road_layer`` prepared with the province's cities in their metric CRS
+        (:attr:`CorridorResult.road_network`): skips preparing the roads again.
 
     Returns
     -------
@@ -432,11 +446,12 @@ def analyse_rsu(
     plan = _plan_for(provinces, plan)
     target = plan.target("rsu_road_km")
     cities = _boundaries.read_boundaries(province, "city")
-    road_layer = (
-        _roads.read_roads(roads)
-        if roads is not None
-        else _demo_or_none(_roads.read_demo_roads, provinces)
-    )
+    if road_layer is None:
+        road_layer = (
+            _roads.read_roads(roads)
+            if roads is not None
+            else _demo_or_none(_roads.read_demo_roads, provinces)
+        )
     rsu_layer = (
         _roads.read_rsu(rsu, coords=rsu_coords)
         if rsu is not None
@@ -445,12 +460,15 @@ def analyse_rsu(
     if road_layer is None or rsu_layer is None:
         missing = "--roads" if road_layer is None else "--rsu"
         raise InputError(f"no bundled {missing[2:]} layer for {province!r}; pass {missing}")
+    settings = settings or load_settings()
+    if road_network is None:
+        road_network = corridors.prepare_roads(
+            road_layer, cities, _metric_for(cities), piece_m=settings.piece_m
+        )
     coverage = corridors.rsu_road_km(
-        road_layer,
+        road_network,
         rsu_layer,
-        cities,
-        settings=settings or load_settings(),
-        crs=_metric_for(cities),
+        settings=settings,
         target_km=None if target is None else target.threshold,
     )
     sources = (_layer_source(road_layer, "roads", roads), _layer_source(rsu_layer, "rsu", rsu))
@@ -580,7 +598,15 @@ def analyse_report(
         has_roads and (rsu is not None or _has_demo_rsu(provinces))
     ):
         step("RSU road-km")
-        rsu_res = analyse_rsu(province, plan, roads=roads, rsu=rsu, settings=settings)
+        rsu_res = analyse_rsu(
+            province,
+            plan,
+            roads=roads,
+            rsu=rsu,
+            settings=settings,
+            road_layer=corr.roads,
+            road_network=corr.road_network,
+        )
         sources.extend(s for s in rsu_res.sources if s.layer == "rsu")
         measured["rsu_road_km"] = float(rsu_res.coverage.total["rsu_km"])
         rsu_stretches = rsu_res.coverage.equipped

@@ -34,7 +34,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
@@ -51,14 +51,16 @@ from .coverage import (
     site_reach,
     sites_near,
 )
-from .errors import DataError
+from .errors import CRSError, DataError
 from .project import metric_crs, to_metric, to_wgs84
 
 __all__ = [
     "RUN_COLUMNS",
     "CorridorCoverage",
+    "PreparedRoads",
     "RSUCoverage",
     "cover_lines",
+    "prepare_roads",
     "road_coverage",
     "rsu_road_km",
     "summarise",
@@ -210,14 +212,13 @@ def _chunks(radius: np.ndarray, half: float, piece_len: float) -> list[np.ndarra
     return out
 
 
-def _covered_intervals(lines: _Lines, x, y, radius, piece_m: float):
+def _covered_intervals(net: PreparedRoads, x, y, radius):
     """Union of the chainage intervals within reach of any circle (x, y, radius)."""
-    pieces = _pieces(lines, piece_m)
+    pieces, tree = net.pieces, net.tree
     px, py, dx, dy, g0, plen = pieces
     if len(px) == 0 or len(x) == 0:
         return np.zeros(0), np.zeros(0)
     mx, my = px + dx / 2, py + dy / 2
-    tree = cKDTree(np.column_stack([mx, my]))
     half = plen.max() / 2
     # most of a country's sites are far from its roads: they never enter a KD-tree
     near = sites_near(mx, my, x, y, radius.max() + half)
@@ -300,10 +301,14 @@ def _duplicated(keys: np.ndarray) -> np.ndarray:
 def _segment_keys(lines: _Lines) -> tuple[np.ndarray, np.ndarray]:
     """Segment starts (vertex positions) and their undirected ends to the centimetre."""
     k = _segments(lines)
-    a = np.round(np.column_stack([lines.x[k], lines.y[k]]) * 100.0).astype(np.int64)
-    b = np.round(np.column_stack([lines.x[k + 1], lines.y[k + 1]]) * 100.0).astype(np.int64)
-    swap = (a[:, 0] > b[:, 0]) | ((a[:, 0] == b[:, 0]) & (a[:, 1] > b[:, 1]))
-    return k, np.where(swap[:, None], np.column_stack([b, a]), np.column_stack([a, b]))
+    xi = np.round(lines.x * 100.0).astype(np.int64)
+    yi = np.round(lines.y * 100.0).astype(np.int64)
+    ax, ay, bx, by = xi[k], yi[k], xi[k + 1], yi[k + 1]
+    swap = (ax > bx) | ((ax == bx) & (ay > by))
+    ends = np.empty((len(k), 4), dtype=np.int64)  # (lower end, upper end), column by column
+    for col, (lo, hi) in enumerate([(ax, bx), (ay, by), (bx, ax), (by, ay)]):
+        ends[:, col] = np.where(swap, hi, lo)
+    return k, ends
 
 
 def _duplicate_segments(lines: _Lines, group: np.ndarray | None, keys=None) -> np.ndarray:
@@ -348,22 +353,127 @@ def _substrings(lines: _Lines, line: np.ndarray, a: np.ndarray, b: np.ndarray) -
 # ------------------------------------------------------------------ the primitive
 
 
-def cover_lines(
+@dataclass(frozen=True, eq=False)
+class PreparedRoads:
+    """A road network made ready for :func:`cover_lines`, once for many sets of circles.
+
+    Everything that depends on the roads and zones only (line parts and chainages,
+    the pieces and their KD-tree, the zone intervals, which segments repeat) is
+    computed here, so that the 5G gaps and the RSU road-km share one preparation.
+    Build it with :func:`prepare_roads`; treat it as opaque.
+
+    Attributes
+    ----------
+    roads : geopandas.GeoDataFrame
+        The roads in the metric CRS ``crs``.
+    zones : geopandas.GeoDataFrame or None
+        The zones (cities) in ``crs``, indexed by adcode, or None (nothing split).
+    crs : pyproj.CRS
+        The metric CRS.
+    piece_m : float
+        Longest piece handed to the KD-tree search.
+    """
+
+    roads: gpd.GeoDataFrame
+    zones: gpd.GeoDataFrame | None
+    crs: CRS | None
+    piece_m: float
+    lines: _Lines = field(repr=False)
+    pieces: tuple = field(repr=False)
+    tree: cKDTree | None = field(repr=False)
+    zone_cut: tuple = field(repr=False)  # (start, end, zone position) chainage intervals
+    edges: np.ndarray = field(repr=False)  # sorted distinct static cut points
+    dup_route: np.ndarray = field(repr=False)  # per vertex: segment repeats within its ref
+    dup_network: np.ndarray = field(repr=False)  # per vertex: segment repeats anywhere
+
+
+def _prepare(roads: gpd.GeoDataFrame, zones, piece_m: float, crs=None) -> PreparedRoads:
+    """:class:`PreparedRoads` of metric ``roads`` and ``zones`` (same CRS)."""
+    lines = _explode(roads.geometry.values)
+    pieces = _pieces(lines, piece_m)
+    px, py, dx, dy = pieces[:4]
+    tree = cKDTree(np.column_stack([px + dx / 2, py + dy / 2])) if len(px) else None
+    cuts = [lines.base, lines.base + lines.length, lines.g]
+    if zones is not None and len(lines.parts):
+        zone_cut = _zone_intervals(lines, zones)
+        cuts += list(zone_cut[:2])
+    else:
+        zone_cut = (np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int64))
+    ref = roads["ref"].to_numpy(dtype=object)[lines.feature]  # per line
+    keys = _segment_keys(lines)
+    return PreparedRoads(
+        roads=roads,
+        zones=zones,
+        crs=roads.crs if crs is None else crs,
+        piece_m=float(piece_m),
+        lines=lines,
+        pieces=pieces,
+        tree=tree,
+        zone_cut=zone_cut,
+        edges=np.unique(np.concatenate(cuts)),
+        dup_route=_duplicate_segments(lines, pd.factorize(ref)[0], keys),
+        dup_network=_duplicate_segments(lines, None, keys),
+    )
+
+
+def prepare_roads(
     roads: gpd.GeoDataFrame,
+    cities: gpd.GeoDataFrame | None = None,
+    crs=None,
+    *,
+    piece_m: float = 500.0,
+) -> PreparedRoads:
+    """Prepare a road network once for several coverage measurements.
+
+    The result can be passed instead of the roads to :func:`cover_lines`,
+    :func:`road_coverage` and :func:`rsu_road_km` (the 5G gaps and the RSU road-km
+    of the same roads then share the work that depends on the roads only).
+
+    Parameters
+    ----------
+    roads : geopandas.GeoDataFrame
+        Validated roads (Roads contract), any CRS.
+    cities : geopandas.GeoDataFrame, optional
+        City polygons indexed by adcode; roads are split at their borders and
+        stretches outside every city are left out.
+    crs : pyproj.CRS, optional
+        Metric CRS; default a transverse Mercator centred on the roads.
+    piece_m : float
+        Longest piece handed to the KD-tree search (any value gives the same answer).
+
+    Returns
+    -------
+    PreparedRoads
+    """
+    crs, roads_m = _metric(roads, crs, roads.attrs.get("source", "roads"))
+    zones = None if cities is None else to_metric(cities, crs, "cities")
+    return _prepare(roads_m, zones, piece_m, crs)
+
+
+def _merged_edges(static: np.ndarray, extra: np.ndarray) -> np.ndarray:
+    """``np.unique(np.concatenate([static, extra]))`` for sorted distinct ``static``."""
+    extra = np.unique(extra)
+    merged = np.insert(static, np.searchsorted(static, extra), extra)  # linear, no sort
+    return merged[np.r_[True, merged[1:] != merged[:-1]]] if len(merged) else merged
+
+
+def cover_lines(
+    roads: gpd.GeoDataFrame | PreparedRoads,
     x,
     y,
     radius,
     zones: gpd.GeoDataFrame | None = None,
     *,
-    piece_m: float = 500.0,
+    piece_m: float | None = None,
 ) -> gpd.GeoDataFrame:
     """Cut roads into runs that are (or are not) within reach of a set of circles.
 
     Parameters
     ----------
-    roads : geopandas.GeoDataFrame
+    roads : geopandas.GeoDataFrame or PreparedRoads
         Roads (the Roads contract: ``ref``, ``name``, ``schematic``, optional ``weight``)
-        in a **metric** CRS.
+        in a **metric** CRS, or a network from :func:`prepare_roads` (then ``zones``
+        and ``piece_m`` are the prepared ones and must not be given again).
     x, y, radius : array_like
         Circle centres (same CRS) and radii in metres (finite, > 0). A point exactly
         at a radius counts as covered.
@@ -371,8 +481,9 @@ def cover_lines(
         Polygons indexed by adcode in the same CRS. Roads are split at their borders
         and only stretches inside some zone are kept; without zones everything is
         kept and ``city_adcode`` is -1.
-    piece_m : float
-        Longest piece handed to the KD-tree search (any value gives the same answer).
+    piece_m : float, optional
+        Longest piece handed to the KD-tree search (default 500; any value gives the
+        same answer).
 
     Returns
     -------
@@ -389,17 +500,20 @@ def cover_lines(
     radius = np.broadcast_to(np.asarray(radius, dtype="float64"), x.shape)
     if not np.all(np.isfinite(radius) & (radius > 0)):
         raise DataError("reach: every radius must be finite and > 0 metres")
-    lines = _explode(roads.geometry.values)
+    if isinstance(roads, PreparedRoads):
+        if zones is not None or piece_m is not None:
+            raise DataError("cover_lines: zones and piece_m come with the prepared roads")
+        net = roads
+    else:
+        net = _prepare(roads, zones, 500.0 if piece_m is None else piece_m)
+    roads, zones, lines = net.roads, net.zones, net.lines
     if len(lines.parts) == 0:
         empty = {c: [] for c in RUN_COLUMNS if c != "geometry"}
         return gpd.GeoDataFrame(empty, geometry=np.empty(0, dtype=object), crs=roads.crs)
-    u0, u1 = _covered_intervals(lines, x, y, radius, piece_m)
+    u0, u1 = _covered_intervals(net, x, y, radius)
     line_g0, line_g1 = lines.base, lines.base + lines.length
-    cuts = [line_g0, line_g1, lines.g, u0, u1]
-    if zones is not None:
-        z0, z1, zpos = _zone_intervals(lines, zones)
-        cuts += [z0, z1]
-    edges = np.unique(np.concatenate(cuts))
+    z0, z1, zpos = net.zone_cut
+    edges = _merged_edges(net.edges, np.concatenate([u0, u1]))
     e0, e1 = edges[:-1], edges[1:]
     mid = (e0 + e1) / 2
     line = np.searchsorted(line_g0, mid, side="right") - 1
@@ -414,16 +528,14 @@ def cover_lines(
     covered = _lookup(u0, u1, np.ones(len(u0), dtype=bool), mid, False).astype(bool)
 
     feature = lines.feature[line]
-    ref = roads["ref"].to_numpy(dtype=object)[lines.feature]  # per line
     weight = (
         roads["weight"].to_numpy("float64")[lines.feature]
         if "weight" in roads.columns
-        else np.ones(len(ref))
+        else np.ones(len(lines.feature))
     )
     vertex = np.searchsorted(lines.g, mid, side="right") - 1
-    keys = _segment_keys(lines)
-    dup_route = _duplicate_segments(lines, pd.factorize(ref)[0], keys)[vertex]
-    dup_network = _duplicate_segments(lines, None, keys)[vertex]
+    dup_route = net.dup_route[vertex]
+    dup_network = net.dup_network[vertex]
     seg_len = (e1 - e0) * weight[line]
 
     brk = np.r_[True, (line[1:] != line[:-1]) | (city[1:] != city[:-1])]
@@ -504,6 +616,15 @@ def _metric(layer, crs: CRS | None, name: str):
     return crs, to_metric(layer, crs, name)
 
 
+def _network(roads, cities, crs, settings: CoverageSettings, caller: str) -> PreparedRoads:
+    """``roads`` as prepared (given so, or prepared now with ``cities`` and ``crs``)."""
+    if not isinstance(roads, PreparedRoads):
+        return prepare_roads(roads, cities, crs, piece_m=settings.piece_m)
+    if cities is not None or crs is not None:
+        raise DataError(f"{caller}: cities and crs come with the prepared roads; leave them out")
+    return roads
+
+
 @dataclass(frozen=True)
 class CorridorCoverage:
     """5G coverage of roads.
@@ -538,7 +659,7 @@ _OUT = ["ref", "name", "city_adcode", "start_m", "end_m", "length_m", "schematic
 
 
 def road_coverage(
-    roads: gpd.GeoDataFrame,
+    roads: gpd.GeoDataFrame | PreparedRoads,
     sites: gpd.GeoDataFrame,
     cities: gpd.GeoDataFrame | None = None,
     *,
@@ -548,13 +669,17 @@ def road_coverage(
     urban=None,
     crs=None,
     min_gap_m: float | None = None,
+    xy=None,
+    reach_m=None,
 ) -> CorridorCoverage:
     """Where roads lie beyond the reach of every site: gap runs and km totals.
 
     Parameters
     ----------
-    roads : geopandas.GeoDataFrame
-        Validated roads (:func:`geo5g.roads.read_roads`), any CRS.
+    roads : geopandas.GeoDataFrame or PreparedRoads
+        Validated roads (:func:`geo5g.roads.read_roads`), any CRS; or a network from
+        :func:`prepare_roads` (its cities and CRS are used: ``cities`` and ``crs``
+        must then be left out).
     sites : geopandas.GeoDataFrame
         Validated point sites (Sites contract: ``band``, ``radius_m``), any CRS.
     cities : geopandas.GeoDataFrame, optional
@@ -573,22 +698,29 @@ def road_coverage(
         Metric CRS; default a transverse Mercator centred on the roads.
     min_gap_m : float, optional
         Shortest gap run listed (default ``settings.min_gap_m``); totals count all.
+    xy, reach_m : optional
+        The sites' coordinates in the metric CRS and their reach, already computed
+        (see :func:`geo5g.coverage.site_reach`).
 
     Returns
     -------
     CorridorCoverage
     """
     settings = settings or load_settings()
-    crs, roads_m = _metric(roads, crs, roads.attrs.get("source", "roads"))
-    x, y, reach = site_reach(sites, crs, settings, model=model, counties=counties, urban=urban)
-    zones = None if cities is None else to_metric(cities, crs, "cities")
-    runs = cover_lines(roads_m, x, y, reach, zones, piece_m=settings.piece_m)
+    if xy is not None and crs is None and not isinstance(roads, PreparedRoads):
+        raise CRSError("road_coverage: xy needs the crs it is in")
+    net = _network(roads, cities, crs, settings, "road_coverage")
+    crs, zoned = net.crs, net.zones is not None
+    x, y, reach = site_reach(
+        sites, crs, settings, model=model, counties=counties, urban=urban, xy=xy, reach_m=reach_m
+    )
+    runs = cover_lines(net, x, y, reach)
     min_gap = settings.min_gap_m if min_gap_m is None else float(min_gap_m)
     gaps = runs.loc[~runs["covered"] & (runs["length_m"] >= min_gap), _OUT]
     return CorridorCoverage(
         runs=runs,
         by_ref=summarise(runs, "ref"),
-        by_city=summarise(runs if cities is not None else runs[:0], "city_adcode"),
+        by_city=summarise(runs if zoned else runs[:0], "city_adcode"),
         total=summarise(runs),
         gaps=gaps.reset_index(drop=True),
         covered=runs.loc[runs["covered"], _OUT].reset_index(drop=True),
@@ -630,7 +762,7 @@ def _rsu_table(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def rsu_road_km(
-    roads: gpd.GeoDataFrame,
+    roads: gpd.GeoDataFrame | PreparedRoads,
     rsu: gpd.GeoDataFrame,
     cities: gpd.GeoDataFrame | None = None,
     *,
@@ -644,8 +776,9 @@ def rsu_road_km(
 
     Parameters
     ----------
-    roads : geopandas.GeoDataFrame
-        Validated roads, any CRS.
+    roads : geopandas.GeoDataFrame or PreparedRoads
+        Validated roads, any CRS; or a network from :func:`prepare_roads` (then
+        ``cities`` and ``crs`` must be left out).
     rsu : geopandas.GeoDataFrame
         Validated RSU points (:func:`geo5g.roads.read_rsu`); ``range_m`` per RSU,
         NaN → ``settings.rsu_range_m``.
@@ -661,7 +794,8 @@ def rsu_road_km(
     RSUCoverage
     """
     settings = settings or load_settings()
-    crs, roads_m = _metric(roads, crs, roads.attrs.get("source", "roads"))
+    net = _network(roads, cities, crs, settings, "rsu_road_km")
+    crs, zoned = net.crs, net.zones is not None
     x, y = point_xy(rsu, crs, rsu.attrs.get("source", "rsu"))
     rng = (
         pd.to_numeric(rsu["range_m"], errors="coerce").to_numpy("float64", na_value=np.nan)
@@ -669,8 +803,7 @@ def rsu_road_km(
         else np.full(len(x), np.nan)
     )
     rng = np.where(np.isfinite(rng) & (rng > 0), rng, settings.rsu_range_m)
-    zones = None if cities is None else to_metric(cities, crs, "cities")
-    runs = cover_lines(roads_m, x, y, rng, zones, piece_m=settings.piece_m)
+    runs = cover_lines(net, x, y, rng)
     total = _rsu_table(summarise(runs)).iloc[0]
     target = np.nan if target_km is None else float(target_km)
     total = pd.Series(
@@ -686,7 +819,7 @@ def rsu_road_km(
     return RSUCoverage(
         runs=runs,
         by_ref=_rsu_table(summarise(runs, "ref")),
-        by_city=_rsu_table(summarise(runs if cities is not None else runs[:0], "city_adcode")),
+        by_city=_rsu_table(summarise(runs if zoned else runs[:0], "city_adcode")),
         total=total,
         equipped=runs.loc[runs["covered"], _OUT].reset_index(drop=True),
         crs=crs,

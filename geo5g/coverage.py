@@ -345,6 +345,8 @@ def site_reach(
     model: CoverageModel | None = None,
     counties=None,
     urban=None,
+    xy=None,
+    reach_m=None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sites in metres with their reach: ``(x, y, reach_m)``.
 
@@ -361,6 +363,12 @@ def site_reach(
         Counties with an ``urban`` flag (any CRS); else the density rule decides.
     urban : array_like of bool, optional
         Environment per site, overriding both.
+    xy : tuple of array_like, optional
+        The sites' coordinates already in ``crs`` (e.g. from
+        :func:`geo5g.project.metric_xy`): they are not transformed again.
+    reach_m : array_like, optional
+        The reach per site already computed (e.g. by an earlier call): ``model``,
+        ``counties`` and ``urban`` are then not consulted.
 
     Returns
     -------
@@ -368,7 +376,18 @@ def site_reach(
         x, y (metres) and reach (metres, finite and > 0) per site.
     """
     model = model or BandTableModel(settings)
-    x, y = point_xy(sites, crs, sites.attrs.get("source", "sites"))
+    name = sites.attrs.get("source", "sites")
+    if xy is None:
+        x, y = point_xy(sites, crs, name)
+    else:
+        x, y = (np.asarray(v, dtype="float64").ravel() for v in xy)
+        if x.shape != (len(sites),) or y.shape != x.shape:
+            raise DataError(f"{name}: xy must hold one coordinate pair per site")
+    if reach_m is not None:
+        reach = np.asarray(reach_m, dtype="float64").ravel()
+        if reach.shape != x.shape or not np.all(np.isfinite(reach) & (reach > 0)):
+            raise DataError(f"{name}: reach_m must be finite and > 0 for every site")
+        return x, y, reach
     if urban is None:
         counties_m = None if counties is None else to_metric(counties, crs, "counties")
         urban = site_environment(x, y, settings, counties_m)
@@ -422,7 +441,15 @@ def sites_near(qx, qy, x, y, dist: float) -> np.ndarray:
     def cell_of(vx, vy):
         return ((vy - y0) // cell).astype(np.int64) + 1, ((vx - x0) // cell).astype(np.int64) + 1
 
-    grid[cell_of(qx, qy)] = True
-    grid = ndimage.binary_dilation(grid, structure=np.ones((3, 3), dtype=bool))
+    qr, qc = cell_of(qx, qy)
+    if 9 * qr.size < grid.size:
+        # few query points (a country's ports): mark their 3 × 3 blocks directly,
+        # cheaper than dilating a grid of millions of cells
+        for dr in (-1, 0, 1):
+            for dc in (-1, 0, 1):
+                grid[qr + dr, qc + dc] = True
+    else:
+        grid[qr, qc] = True
+        grid = ndimage.binary_dilation(grid, structure=np.ones((3, 3), dtype=bool))
     out[ok] = grid[cell_of(px, py)]
     return out

@@ -23,6 +23,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from .coverage import CoverageModel, CoverageSettings, load_settings, site_reach, sites_near
+from .errors import CRSError
 from .project import metric_crs, to_metric, to_wgs84
 
 __all__ = ["PORT_COLUMNS", "port_coverage", "summarise_ports"]
@@ -245,6 +246,8 @@ def port_coverage(
     counties: gpd.GeoDataFrame | None = None,
     urban=None,
     crs=None,
+    xy=None,
+    reach_m=None,
 ) -> gpd.GeoDataFrame:
     """Coverage status of every port (or other point of interest).
 
@@ -265,6 +268,9 @@ def port_coverage(
         Environment per site (overrides ``counties`` and the density rule).
     crs : pyproj.CRS, optional
         Metric CRS; default a transverse Mercator centred on the ports.
+    xy, reach_m : optional
+        The sites' coordinates in ``crs`` and their reach, already computed
+        (see :func:`geo5g.coverage.site_reach`; ``xy`` needs ``crs``).
 
     Returns
     -------
@@ -279,10 +285,14 @@ def port_coverage(
         site for most of its sample points; ties: the nearer), NA when not covered.
     """
     settings = settings or load_settings()
+    if xy is not None and crs is None:
+        raise CRSError("port_coverage: xy needs the crs it is in")
     if crs is None:
         crs = metric_crs(to_wgs84(ports, ports.attrs.get("source", "ports")).total_bounds)
     ports_m = to_metric(ports, crs, ports.attrs.get("source", "ports"))
-    x, y, reach = site_reach(sites, crs, settings, model=model, counties=counties, urban=urban)
+    x, y, reach = site_reach(
+        sites, crs, settings, model=model, counties=counties, urban=urban, xy=xy, reach_m=reach_m
+    )
     geoms = ports_m.geometry.values
     n = len(geoms)
     qx, qy, owner = _samples(geoms, settings.port_sample_points)

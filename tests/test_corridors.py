@@ -14,7 +14,10 @@ from shapely import LineString, MultiLineString, box
 
 from geo5g.corridors import (
     RUN_COLUMNS,
+    PreparedRoads,
+    _merged_edges,
     cover_lines,
+    prepare_roads,
     road_coverage,
     rsu_road_km,
     summarise,
@@ -418,3 +421,75 @@ def test_geometry_of_sites_in_other_crs_is_reprojected():
     sites = _sites([(5000, 0)], 1000).to_crs(3857)
     result = road_coverage(roads, sites, settings=SETTINGS, crs=TM)
     assert result.total.loc["total", "covered_km"] == pytest.approx(2.0, rel=1e-6)
+
+
+# ------------------------------------------------------------------ prepared roads
+
+
+def test_prepared_roads_are_shared_by_gaps_and_rsu():
+    # a 10 km road across two cities, prepared once, measured for sites and for RSUs
+    roads = _roads(_line((0, 0), (10_000, 0)), _line((0, 0), (0, 3000)), refs=["G2", "S1"])
+    cities = _cities((-100, -100, 4000, 3100), (4000, -100, 10_100, 100))
+    sites = _sites([(1000, 0), (6000, 50)], 500.0)
+    rsu = _rsu([(3900, 0)], [300.0])
+    net = prepare_roads(roads, cities, TM, piece_m=SETTINGS.piece_m)
+    assert isinstance(net, PreparedRoads) and net.crs == TM
+    gaps = road_coverage(net, sites, settings=SETTINGS, min_gap_m=0)
+    plain = road_coverage(roads, sites, cities, settings=SETTINGS, crs=TM, min_gap_m=0)
+    pd.testing.assert_frame_equal(gaps.by_city, plain.by_city)
+    assert _gap_runs(gaps) == _gap_runs(plain)
+    assert gaps.total["covered_km"].iloc[0] == pytest.approx(
+        1.0 + 2 * np.sqrt(500**2 - 50**2) / 1e3
+    )
+    equipped = rsu_road_km(net, rsu, settings=SETTINGS)
+    assert equipped.by_city["rsu_km"].to_dict() == pytest.approx({320100: 0.4, 320200: 0.2})
+    again = cover_lines(net, [1000.0 + X0], [Y0], [500.0])
+    assert again["length_m"].sum() == pytest.approx(13_000.0)
+    assert again.loc[again["covered"], "length_m"].sum() == pytest.approx(1000.0)
+
+
+def test_prepared_roads_without_cities_and_without_roads():
+    net = prepare_roads(_roads(_line((0, 0), (10_000, 0))), crs=TM)
+    runs = cover_lines(net, [X0 + 5000.0], [Y0], [1000.0])
+    assert runs["city_adcode"].tolist() == [-1, -1, -1]
+    assert runs["length_m"].tolist() == pytest.approx([4000, 2000, 4000])
+    empty = prepare_roads(_roads(), crs=TM)
+    assert len(cover_lines(empty, [X0], [Y0], [100.0])) == 0
+
+
+def test_prepared_roads_bring_their_own_cities_and_crs():
+    roads = _roads(_line((0, 0), (10_000, 0)))
+    cities = _cities((-100, -100, 10_100, 100))
+    net = prepare_roads(roads, cities, TM)
+    with pytest.raises(DataError, match="come with the prepared roads"):
+        cover_lines(net, [X0], [Y0], [100.0], cities)
+    with pytest.raises(DataError, match="come with the prepared roads"):
+        road_coverage(net, _sites([(0, 0)], 100.0), cities, settings=SETTINGS)
+    with pytest.raises(DataError, match="come with the prepared roads"):
+        rsu_road_km(net, _rsu([(0, 0)]), crs=TM, settings=SETTINGS)
+
+
+def test_given_site_coordinates_and_reach_are_used_as_they_are():
+    roads = _roads(_line((0, 0), (10_000, 0)))
+    sites = _sites([(1000, 0), (6000, 0)], 100.0)
+    x, y = X0 + np.array([1000.0, 6000.0]), np.full(2, Y0)
+    result = road_coverage(
+        roads, sites, settings=SETTINGS, crs=TM, xy=(x, y), reach_m=[500.0, 1000.0]
+    )
+    assert result.total["covered_km"].iloc[0] == pytest.approx(3.0)
+    with pytest.raises(CRSError, match="xy needs the crs"):
+        road_coverage(roads, sites, settings=SETTINGS, xy=(x, y))
+    with pytest.raises(DataError, match="one coordinate pair per site"):
+        road_coverage(roads, sites, settings=SETTINGS, crs=TM, xy=(x[:1], y[:1]))
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(st.integers(-50, 50), max_size=30),
+    st.lists(st.integers(-50, 50), max_size=30),
+)
+def test_property_merged_edges_are_the_sorted_distinct_union(static, extra):
+    static = np.unique(np.asarray(static, dtype="float64") / 4)
+    extra = np.asarray(extra, dtype="float64") / 4
+    expected = np.unique(np.concatenate([static, extra]))
+    assert _merged_edges(static, extra).tolist() == expected.tolist()

@@ -156,6 +156,31 @@ def test_site_reach_projects_and_uses_counties():
     assert reach.tolist() == [300.0, 1000.0]
 
 
+def test_site_reach_takes_given_coordinates_and_reach():
+    sites = _sites([(500, 500), (5000, 500)]).to_crs(4326)
+    x, y, reach = site_reach(sites, TM, SETTINGS, xy=([1.0, 2.0], [3.0, 4.0]), reach_m=[7, 8])
+    assert x.tolist() == [1.0, 2.0] and y.tolist() == [3.0, 4.0]
+    assert reach.tolist() == [7.0, 8.0]
+    _, _, modelled = site_reach(sites, TM, SETTINGS, xy=([1.0, 2.0], [3.0, 4.0]), urban=[1, 0])
+    assert modelled.tolist() == [300.0, 1000.0]
+
+
+@pytest.mark.parametrize(
+    ("xy", "reach_m", "match"),
+    [
+        (([1.0], [2.0]), None, "one coordinate pair per site"),
+        (([1.0, 2.0], [3.0]), None, "one coordinate pair per site"),
+        (None, [100.0, 0.0], "reach_m must be finite and > 0"),
+        (None, [100.0], "reach_m must be finite and > 0"),
+        (None, [100.0, np.nan], "reach_m must be finite and > 0"),
+    ],
+)
+def test_site_reach_refuses_given_arrays_of_the_wrong_shape(xy, reach_m, match):
+    sites = _sites([(500, 500), (5000, 500)])
+    with pytest.raises(DataError, match=match):
+        site_reach(sites, TM, SETTINGS, xy=xy, reach_m=reach_m)
+
+
 class _ConstantModel:
     """A stand-in for a future link-budget model: every site reaches 2 km."""
 

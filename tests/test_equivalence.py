@@ -352,3 +352,21 @@ def test_sites_near_never_misses_a_site_within_reach(queries, points, dist):
     near = sites_near(q[:, 0], q[:, 1], p[:, 0], p[:, 1], dist)
     d = np.hypot(p[:, None, 0] - q[None, :, 0], p[:, None, 1] - q[None, :, 1]).min(axis=1)
     assert near[d <= dist].all()
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(st.tuples(_offset, _offset), min_size=1, max_size=20),
+    st.lists(st.tuples(_offset, _offset), max_size=60),
+    st.floats(1, 3000),
+)
+def test_sites_near_marks_the_same_cells_for_few_and_many_queries(queries, points, dist):
+    # few query points mark their 3 × 3 blocks directly, many dilate the grid: the
+    # same queries repeated (the same cells) must keep the same points either way
+    from geo5g.coverage import sites_near
+
+    q = np.array(queries, dtype=float).reshape(-1, 2)
+    p = np.array(points, dtype=float).reshape(-1, 2)
+    many = np.repeat(q, 500_000 // len(q) + 1, axis=0)  # 9 × 500,000 > any grid's cells
+    few = sites_near(q[:, 0], q[:, 1], p[:, 0], p[:, 1], dist)
+    assert few.tolist() == sites_near(many[:, 0], many[:, 1], p[:, 0], p[:, 1], dist).tolist()

@@ -187,3 +187,17 @@ def test_property_area_share_close_to_exact(sites):
     share = table.loc["p0", "covered_share"]
     assert share == pytest.approx(exact / area.area, abs=1e-3)  # geometric, 64-gon disks
     assert table.loc["p0", "covered"] == (share >= SETTINGS.port_min_share)
+
+
+def test_given_site_coordinates_and_reach_give_the_same_table():
+    sites = _sites([(0, 0), (2000, 0)], 500)
+    ports = _ports([Point(400, 0), box(1800, -100, 2600, 100), Point(5000, 0)])
+    plain = port_coverage(ports, sites, settings=SETTINGS, crs=TM)
+    xy = (X0 + np.array([0.0, 2000.0]), np.full(2, Y0))
+    given_ = port_coverage(ports, sites, settings=SETTINGS, crs=TM, xy=xy, reach_m=[500.0] * 2)
+    pd.testing.assert_frame_equal(pd.DataFrame(given_), pd.DataFrame(plain))
+    # a larger reach given for the first site reaches the far port
+    wider = port_coverage(ports, sites, settings=SETTINGS, crs=TM, xy=xy, reach_m=[5000.0, 500.0])
+    assert wider.loc["p2", "covered"] and wider.loc["p2", "serving_site_id"] == "s0"
+    with pytest.raises(CRSError, match="xy needs the crs"):
+        port_coverage(ports, sites, settings=SETTINGS, xy=xy)
