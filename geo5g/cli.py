@@ -159,6 +159,19 @@ def _verbosity(func):
     )(func)
 
 
+def _file_opt(name: str, help: str | None = None, **kwargs):
+    """An optional input/output file option."""
+    return click.option(name, type=click.Path(dir_okay=False), default=None, help=help, **kwargs)
+
+
+_roads_opt = _file_opt(
+    "--roads",
+    "Roads: GeoJSON, GPKG, Shapefile, GeoParquet or OpenStreetMap .osm.pbf (motorway/trunk). "
+    "Default: the bundled SCHEMATIC expressways.",
+)
+_population_opt = _file_opt(
+    "--population", "Population GeoTIFF (zonal sum) or CSV adcode,population. Default: 2020 census."
+)
 _province_opt = click.option(
     "--province",
     default="jiangsu",
@@ -241,12 +254,7 @@ def plans_cmd(plan_id, fmt):
 @_sites_opt
 @_coords_opt
 @click.option("--level", type=click.Choice(["city", "county"]), default="city", show_default=True)
-@click.option(
-    "--population",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Population GeoTIFF (zonal sum) or CSV adcode,population. Default: 2020 census.",
-)
+@_population_opt
 @click.option(
     "--boundaries",
     type=click.Path(dir_okay=False),
@@ -349,13 +357,7 @@ def _write_tables(out, layers: dict, obj) -> None:
 @_plan_opt
 @_sites_opt
 @_coords_opt
-@click.option(
-    "--roads",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Roads: GeoJSON, GPKG, Shapefile, GeoParquet or OpenStreetMap .osm.pbf "
-    "(motorway/trunk). Default: the bundled SCHEMATIC expressways.",
-)
+@_roads_opt
 @click.option(
     "--ports",
     type=click.Path(dir_okay=False),
@@ -428,12 +430,7 @@ def gaps_cmd(obj, province, plan, sites, coords, roads, ports, min_gap_m, by, ou
 @cli.command("rsu")
 @_province_opt
 @_plan_opt
-@click.option(
-    "--roads",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Roads (as for 'gaps'). Default: the bundled SCHEMATIC expressways.",
-)
+@_roads_opt
 @click.option(
     "--rsu",
     type=click.Path(dir_okay=False),
@@ -484,12 +481,7 @@ def rsu_cmd(obj, province, plan, roads, rsu, rsu_coords, by, out, fmt):
 @_plan_opt
 @_sites_opt
 @_coords_opt
-@click.option(
-    "--roads",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Roads (as for 'gaps'). Default: bundled SCHEMATIC expressways where present.",
-)
+@_roads_opt
 @click.option("--ports", type=click.Path(dir_okay=False), default=None)
 @click.option("--rsu", type=click.Path(dir_okay=False), default=None)
 @click.option(
@@ -498,7 +490,7 @@ def rsu_cmd(obj, province, plan, roads, rsu, rsu_coords, by, out, fmt):
     default=None,
     help="Places needing deep coverage (parks, hubs, scenic spots): points/polygons.",
 )
-@click.option("--population", type=click.Path(dir_okay=False), default=None)
+@_population_opt
 @click.option(
     "--tiles",
     default=None,
