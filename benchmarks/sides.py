@@ -40,6 +40,15 @@ def _peak_mib() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
 
 
+def _rss_mib() -> float:
+    """Resident memory now (what the stage left behind), from /proc (Linux)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+    return round(pages * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
+
+
 class Recorder:
     """Stage times, peak memory and answers, written to ``path`` after every stage."""
 
@@ -55,6 +64,7 @@ class Recorder:
         self.data["stages"][name] = {
             "wall_s": round(time.perf_counter() - t0, 3),
             "peak_rss_mib": _peak_mib(),
+            "rss_mib": _rss_mib(),
         }
         if note:
             self.data["notes"][name] = note
@@ -140,7 +150,7 @@ def geo5g_side(args, work) -> None:
     scale = work.scale
     settings = load_settings()
     with rec.stage("read"):
-        sites = read_sites(work.sites)
+        sites = read_sites(work.sites, points=False)  # a site table: lon/lat, no Points
         roads = read_roads(work.roads)
         ports = read_ports(work.ports)
         rsu = read_rsu(work.rsu)
@@ -186,10 +196,7 @@ def geo5g_side(args, work) -> None:
         if src.crs.to_epsg() != 4326:
             raise SystemExit(f"{work.population}: expected EPSG:4326, found {src.crs}")
     with rec.stage("popcover", "pixels of the population raster within reach, per city"):
-        # the workload's raster is in EPSG:4326, so the sites' lon/lat columns (WGS-84,
-        # the Sites contract) are already its coordinates: no 4.8 M Points to unpack
-        lonlat = (sites["lon"].to_numpy(), sites["lat"].to_numpy())
-        pop_cover = covered_population(work.population, lonlat, reach, cities)
+        pop_cover = covered_population(work.population, sites, reach, cities)
     with rec.stage("render", "build_report + write_report (HTML, CSV, GeoPackage)"):
         measured = {
             "stations_per_10k": float(table["stations"].sum() / table["population"].sum() * 1e4),

@@ -66,8 +66,10 @@ class DensityResult:
         Whole-area figures (see :func:`geo5g.density.province_summary`).
     provinces : pandas.DataFrame
         One row per province (several with ``--province all``).
-    sites : geopandas.GeoDataFrame
-        The sites used, with their zone in column ``adcode``.
+    sites : pandas.DataFrame
+        The sites used as a site table (``lon``/``lat``, no point geometry;
+        :func:`geo5g.sites.site_points` adds it), with their zone in column
+        ``adcode``.
     sources : tuple of Source
     """
 
@@ -98,25 +100,28 @@ def demo_sites_path(province_pinyin: str) -> Path:
 
 
 def load_sites(path=None, *, provinces=(), coords="wgs84", radios=("NR",)):
-    """Read the sites layer, or the bundled synthetic sites of ``provinces``.
+    """Read the sites, or the bundled synthetic sites of ``provinces``, as a site table.
+
+    The analyses work from the sites' ``lon``/``lat`` (see
+    :func:`geo5g.sites.read_sites` with ``points=False``): no Point per site.
 
     Returns
     -------
-    (geopandas.GeoDataFrame, Source)
+    (pandas.DataFrame, Source)
     """
     if path is not None:
-        sites = _sites.read_sites(path, coords=coords, radios=radios)
+        sites = _sites.read_sites(path, coords=coords, radios=radios, points=False)
         kind = "synthetic" if sites.attrs.get("synthetic") else "user"
         return sites, Source("sites", str(path), kind, f"coordinates given in {coords}")
     if len(provinces) != 1:
         from .demo import national_demo_sites
 
         # generated on the first run (seeded), then read from the user's cache folder
-        sites = national_demo_sites()
+        sites = national_demo_sites(points=False)
         note = f"SYNTHETIC national demo sites ({len(sites):,}), generated on demand, seeded"
         return sites, Source("sites", "generated on demand", "synthetic", note)
     demo = demo_sites_path(provinces[0].pinyin)
-    sites = _sites.read_sites(demo)
+    sites = _sites.read_sites(demo, points=False)
     return sites, Source(
         "sites", str(demo), "synthetic", "SYNTHETIC demo sites calibrated to published totals"
     )

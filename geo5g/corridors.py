@@ -5,22 +5,29 @@ The method is exact (no buffers, no polygon unions):
 1. Roads are exploded into line parts; every vertex gets its chainage (metres from
    the start of its line), and every line a *global* offset so that one sorted
    array of chainages covers all lines (lines are 1 m apart in it).
-2. Segments are cut into pieces of at most ``piece_m``; a KD-tree on the piece
-   midpoints finds, per radius bin of the sites (reaches within a factor 1.25), every
-   (piece, site) pair closer than the bin's largest reach plus half a piece. Binning
-   by radius matters: the nearest site not covering a point does not prove that a
-   farther site with a larger reach does not.
-3. For each pair the segment–circle intersection is a quadratic in the piece
-   parameter t; its roots, clipped to [0, 1], are the covered interval. The union of
-   intervals is one sort and a running maximum (``np.maximum.accumulate``).
+2. Segments are cut into pieces of at most ``piece_m``. The sites are binned by
+   radius (reaches within a factor 1.25): the nearest site not covering a point does
+   not prove that a farther site with a larger reach does not. For a bin of large
+   reach, consecutive pieces of a line are taken together in groups spanning about
+   the reach, each held by a circle; a KD-tree on the group centres finds every
+   (group, site) pair that may meet. A group whose circle lies inside a site's circle
+   is covered end to end (most of a dense network, found without looking at its
+   pieces); only the pieces of groups on a circle's edge go on. Bins of small reach
+   search the single pieces the same way.
+3. For each remaining (piece, site) pair the segment–circle intersection is a
+   quadratic in the piece parameter t; its roots, clipped to [0, 1], are the covered
+   interval. The union of intervals is one sort and a running maximum
+   (``np.maximum.accumulate``).
 4. City boundaries become intervals too (``shapely.intersection`` of lines and city
-   polygons, located along the line). All interval ends and vertices cut the lines
-   into elementary stretches; each gets its line, city, covered flag and whether it
-   repeats a segment already counted (two refs sharing a carriageway) by
-   ``searchsorted``; consecutive stretches with the same line, city and flag merge
-   into runs.
+   polygons, located along the line). Vertices and zone borders cut the lines into
+   static stretches, each with its line, city and whether it repeats a segment
+   already counted (two refs sharing a carriageway), once per network; the covered
+   interval ends cut them further, and consecutive stretches with the same line,
+   city and covered flag merge into runs.
 
-Everything is arrays; the only Python loop is over the (few) radius bins.
+Everything is arrays; the only Python loops are over the (few) radius bins and
+groupings. The KD-tree searches, GEOS and the array arithmetic release the GIL, so
+independent chunks run on all cores.
 
 The main entry points are :func:`road_coverage` (5G gaps per road ref, city and
 province) and :func:`rsu_road_km` (road-km within range of a roadside unit); both
@@ -31,6 +38,7 @@ GeoDataFrame of runs. :func:`cover_lines` is the underlying primitive and
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -85,7 +93,11 @@ RUN_COLUMNS = (
 _TOL = 1e-6  # metres: interval ends closer than this are the same point
 _BIN_RATIO = 1.25  # reaches within this factor share a KD-tree search radius
 _LINE_GAP = 1.0  # metres between consecutive lines in the global chainage
-_PAIRS_PER_CHUNK = 2_000_000  # (piece, site) pairs handled at once: ~250 MB of arrays
+_PAIRS_PER_CHUNK = 2_000_000  # (group or piece, site) pairs at once: ~250 MB of arrays
+_MAX_WORKERS = 4  # threads searching at once (memory grows with the chunks in flight)
+_GROUP_SHARE = 1.0  # pieces are searched in groups spanning about this share of the radius
+_GROUP_PIECES = 3.0  # groups must span this many pieces, else pieces are searched alone
+_SLACK = 1e-3  # metres: pairs this close to a group test's threshold get the exact test
 
 
 # ------------------------------------------------------------------ line geometry
@@ -133,8 +145,36 @@ def _segments(lines: _Lines):
     return np.flatnonzero(lines.vline[1:] == lines.vline[:-1])
 
 
-def _pieces(lines: _Lines, piece_m: float):
-    """Cut segments into pieces of at most ``piece_m``: arrays x0, y0, dx, dy, g0, length."""
+def _union(a: np.ndarray, b: np.ndarray):
+    """Union of intervals [a, b]: sorted, disjoint (touching intervals merge).
+
+    Fastest when ``a`` is made of a few sorted runs (the sort is a timsort).
+    """
+    if len(a) == 0:
+        return a, b
+    order = np.argsort(a, kind="stable")
+    a, b = a[order], b[order]
+    reach = np.maximum.accumulate(b)
+    start = np.r_[True, a[1:] > reach[:-1] + _TOL]
+    idx = np.flatnonzero(start)
+    return a[idx], np.maximum.reduceat(b, idx)
+
+
+@dataclass(frozen=True)
+class _Pieces:
+    """Segments cut into straight pieces of at most ``piece_m``, in order along each line."""
+
+    x: np.ndarray  # start of each piece
+    y: np.ndarray
+    dx: np.ndarray  # end minus start
+    dy: np.ndarray
+    g0: np.ndarray  # global chainage of the start
+    length: np.ndarray
+    line: np.ndarray  # line of each piece (int32)
+
+
+def _pieces(lines: _Lines, piece_m: float) -> _Pieces:
+    """Cut segments into pieces of at most ``piece_m``."""
     k = _segments(lines)
     x0, y0 = lines.x[k], lines.y[k]
     dx, dy = lines.x[k + 1] - x0, lines.y[k + 1] - y0
@@ -144,39 +184,124 @@ def _pieces(lines: _Lines, piece_m: float):
     j = np.arange(len(seg)) - np.repeat(np.cumsum(n) - n, n)
     t0 = j / n[seg]
     frac = 1.0 / n[seg]
-    return (
+    return _Pieces(
         x0[seg] + dx[seg] * t0,
         y0[seg] + dy[seg] * t0,
         dx[seg] * frac,
         dy[seg] * frac,
         lines.g[k][seg] + slen[seg] * t0,
         slen[seg] * frac,
+        lines.vline[k][seg].astype(np.int32),
     )
 
 
-def _union(a: np.ndarray, b: np.ndarray):
-    """Union of intervals [a, b]: sorted, disjoint (touching intervals merge)."""
-    if len(a) == 0:
-        return a, b
-    order = np.argsort(a)
-    a, b = a[order], b[order]
-    reach = np.maximum.accumulate(b)
-    start = np.r_[True, a[1:] > reach[:-1] + _TOL]
-    idx = np.flatnonzero(start)
-    return a[idx], np.maximum.reduceat(b, idx)
+@dataclass(frozen=True)
+class _Groups:
+    """Runs of consecutive pieces of one line, each run held by a circle (for the search)."""
+
+    first: np.ndarray | None  # first piece of each group; None: every piece alone
+    count: np.ndarray | None  # pieces in each group
+    reach: np.ndarray  # radius of a circle around the tree's point that holds the group
+    tree: cKDTree  # on the circles' centres
+
+    def spread(self, flags: np.ndarray) -> np.ndarray:
+        """Per-group flags → per-piece flags."""
+        return flags if self.first is None else np.repeat(flags, self.count)
+
+    def all_of(self, flags: np.ndarray) -> np.ndarray:
+        """Per-piece flags → per group: set for all its pieces."""
+        return flags if self.first is None else np.logical_and.reduceat(flags, self.first)
 
 
-def _bin_intervals(tree, half, pieces, x, y, r):
-    """Pieces covered whole, and partly covered intervals, by one chunk of circles."""
-    px, py, dx, dy, g0, plen = pieces
-    sites = cKDTree(np.column_stack([x, y]))
-    pairs = tree.sparse_distance_matrix(sites, r.max() + half, output_type="ndarray")
-    i, j = pairs["i"], pairs["j"]
+def _piece_tree(pieces: _Pieces) -> cKDTree | None:
+    """KD-tree on the piece midpoints (the groups of single pieces)."""
+    if not len(pieces.x):
+        return None
+    mid = np.column_stack([pieces.x + pieces.dx / 2, pieces.y + pieces.dy / 2])
+    # unbalanced: half the build time, and searched as fast here
+    return cKDTree(mid, balanced_tree=False, compact_nodes=False)
+
+
+def _groups(net: PreparedRoads, span: float) -> _Groups:
+    """The pieces grouped by line and by ``span`` metres of chainage (0: one piece a group)."""
+    p, n = net.pieces, len(net.pieces.x)
+    if span == 0:
+        return _Groups(None, None, p.length / 2, net.tree)
+    cell = np.floor(p.g0 / span)  # lines are apart in the global chainage
+    first = np.flatnonzero(np.r_[True, (p.line[1:] != p.line[:-1]) | (cell[1:] != cell[:-1])])
+    del cell
+    last = np.r_[first[1:], n] - 1
+    # a group's vertices are its pieces' starts and its last piece's end; the circle
+    # around its bounding box holds them all
+    box = []
+    for start, step in ((p.x, p.dx), (p.y, p.dy)):
+        end = start[last] + step[last]
+        box.append(np.minimum(np.minimum.reduceat(start, first), end))
+        box.append(np.maximum(np.maximum.reduceat(start, first), end))
+    x0, x1, y0, y1 = box
+    tree = cKDTree(
+        np.column_stack([(x0 + x1) / 2, (y0 + y1) / 2]), balanced_tree=False, compact_nodes=False
+    )
+    return _Groups(first, np.diff(np.r_[first, n]), np.hypot(x1 - x0, y1 - y0) / 2, tree)
+
+
+def _bins(radius: np.ndarray) -> np.ndarray:
+    """Radius bin of each circle: reaches within a factor ``_BIN_RATIO`` share a bin."""
+    return np.floor(np.log(radius) / np.log(_BIN_RATIO)).astype(np.int64)
+
+
+def _span(b: int, piece_len: float) -> float:
+    """Chainage span of the groups searched for the circles of bin ``b`` (0: single pieces).
+
+    About half the bin's smallest radius, so that most groups near a circle lie wholly
+    inside it and only the few on its edge are examined piece by piece; a power of two
+    so that neighbouring bins share a grouping.
+    """
+    span = 2.0 ** np.floor(np.log2(_GROUP_SHARE * _BIN_RATIO**b))
+    return float(span) if span >= _GROUP_PIECES * piece_len else 0.0
+
+
+def _chunks(radius: np.ndarray, piece_len: float) -> list[tuple[float, np.ndarray]]:
+    """Circles by radius bin, with the bin's group span; bins cut to ~2 million pairs."""
+    if not len(radius):
+        return []
+    bins = _bins(radius)
+    lowest = bins.min()
+    out = []
+    for b in lowest + np.flatnonzero(np.bincount(bins - lowest)):  # a handful of radius bins
+        members = np.flatnonzero(bins == b)
+        span = _span(b, piece_len)
+        step = max(span, piece_len)
+        per_site = 2.0 * (radius[members].max() + step) / step + 1.0
+        size = max(10_000, int(_PAIRS_PER_CHUNK / per_site))
+        out.extend((span, members[k : k + size]) for k in range(0, len(members), size))
+    return out
+
+
+def _near_groups(groups: _Groups, x, y, r):
+    """Groups wholly inside some circle, and the (group, circle) pairs on a circle's edge.
+
+    A group whose circle lies inside a site's circle is covered end to end; one whose
+    circle lies outside is missed; pairs in between (with a margin of ``_SLACK`` so
+    that rounding never decides) go to the exact test.
+    """
+    sites = cKDTree(np.column_stack([x, y]), balanced_tree=False, compact_nodes=False)
+    far = r.max() + groups.reach.max() + _SLACK
+    pairs = groups.tree.sparse_distance_matrix(sites, far, output_type="ndarray")
+    i, j, d = pairs["i"], pairs["j"], pairs["v"]
+    gr, rj = groups.reach[i], r[j]
+    inside = d + gr <= rj - _SLACK
+    edge = ~inside & (d - gr <= rj + _SLACK)
+    return i[inside], i[edge], j[edge]
+
+
+def _exact_intervals(p: _Pieces, x, y, r, i, j):
+    """Pieces covered whole, and partly covered intervals, of the (piece, circle) pairs."""
     # |P0 + t·d − C|² = r²  →  a t² + b t + c = 0   (in place: millions of pairs)
-    ddx, ddy = dx[i], dy[i]
-    fx = px[i]
+    ddx, ddy = p.dx[i], p.dy[i]
+    fx = p.x[i]
     fx -= x[j]
-    fy = py[i]
+    fy = p.y[i]
     fy -= y[j]
     qa = ddx**2
     qa += ddy**2
@@ -197,55 +322,100 @@ def _bin_intervals(tree, half, pieces, x, y, r):
     whole = (t0 == 0.0) & (t1 == 1.0)
     part = ~whole & (t1 > t0)
     ip = ih[part]
-    return np.unique(ih[whole]), ip, g0[ip] + t0[part] * plen[ip], g0[ip] + t1[part] * plen[ip]
+    g0, plen = p.g0[ip], p.length[ip]
+    return ih[whole], ip, g0 + t0[part] * plen, g0 + t1[part] * plen
 
 
-def _chunks(radius: np.ndarray, half: float, piece_len: float) -> list[np.ndarray]:
-    """Circles grouped by radius bin, each bin cut so a chunk makes ~2 million pairs."""
-    bins = np.floor(np.log(radius) / np.log(_BIN_RATIO)).astype(np.int64)
-    out = []
-    for b in np.unique(bins):  # a handful of radius bins, never a loop over sites
-        members = np.flatnonzero(bins == b)
-        per_site = 2.0 * (radius[members].max() + half) / piece_len + 1.0
-        size = max(10_000, int(_PAIRS_PER_CHUNK / per_site))
-        out.extend(members[k : k + size] for k in range(0, len(members), size))
-    return out
+def _expand(groups: _Groups, gi: np.ndarray, sj: np.ndarray, full: np.ndarray, parts: int):
+    """(group, circle) pairs → (piece, circle) pairs of pieces not ``full``, in slices.
+
+    At least ``parts`` slices, each from at most ``_PAIRS_PER_CHUNK`` pairs.
+    """
+    alone = groups.first is None
+    count = np.ones(len(gi), dtype=np.int64) if alone else groups.count[gi]
+    total = int(count.sum())
+    parts = max(parts, -(-total // _PAIRS_PER_CHUNK))
+    cut = np.searchsorted(np.cumsum(count), np.arange(1, parts) * (total / parts))
+    for a, b in itertools.pairwise(np.r_[0, cut, len(gi)]):
+        if a == b:
+            continue
+        c = count[a:b]
+        pair = np.repeat(np.arange(a, b), c)
+        piece = gi[pair] if alone else groups.first[gi[pair]]
+        piece += np.arange(len(pair)) - np.repeat(np.cumsum(c) - c, c)
+        keep = ~full[piece]
+        yield piece[keep], sj[pair[keep]]
 
 
 def _covered_intervals(net: PreparedRoads, x, y, radius):
-    """Union of the chainage intervals within reach of any circle (x, y, radius)."""
-    pieces, tree = net.pieces, net.tree
-    px, py, dx, dy, g0, plen = pieces
-    if len(px) == 0 or len(x) == 0:
-        return np.zeros(0), np.zeros(0)
-    mx, my = px + dx / 2, py + dy / 2
-    half = plen.max() / 2
-    # most of a country's sites are far from its roads: they never enter a KD-tree
-    near = sites_near(mx, my, x, y, radius.max() + half)
-    x, y, radius = x[near], y[near], radius[near]
-    if len(x) == 0:
-        return np.zeros(0), np.zeros(0)
-    groups = _chunks(radius, half, float(np.median(plen)))
+    """Union of the chainage intervals within reach of any circle (x, y, radius).
 
-    def one(members):
-        return _bin_intervals(tree, half, pieces, x[members], y[members], radius[members])
+    Two passes, both over chunks of circles on all cores (KD-tree searches and array
+    arithmetic release the GIL), never a loop over sites:
 
-    # Chunks of circles, never a loop over sites; memory stays bounded by the chunk size.
-    # The KD-tree searches and the array arithmetic release the GIL: chunks run on all cores.
-    with ThreadPoolExecutor(max_workers=max(1, min(len(groups), os.cpu_count() or 1))) as pool:
-        found = list(pool.map(one, groups))
-    full = np.zeros(len(px), dtype=bool)  # pieces some site covers end to end
+    1. groups of consecutive pieces against each radius bin: groups inside some
+       circle are covered whole without looking at their pieces (most of a dense
+       network), pairs on a circle's edge are kept;
+    2. the pieces of those edge pairs, except pieces already covered whole, get the
+       exact segment–circle intersection.
+    """
+    p = net.pieces
+    if len(p.x) == 0 or len(x) == 0:
+        return np.zeros(0), np.zeros(0)
+    piece_len = float(np.median(p.length))
+    lowest, highest = _bins(np.array([radius.min(), radius.max()]))
+    spans = sorted({_span(b, piece_len) for b in range(lowest, highest + 1)})
+    workers = max(1, min(os.cpu_count() or 1, _MAX_WORKERS))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        # the groupings of every bin between the extremes (a few) build meanwhile
+        building = {span: pool.submit(_groups, net, span) for span in spans}
+        if len(x) > len(p.x):
+            # most of a country's sites are far from its roads: they never enter a KD-tree
+            mx, my = p.x + p.dx / 2, p.y + p.dy / 2
+            near = sites_near(mx, my, x, y, radius.max() + p.length.max() / 2)
+        else:
+            near = np.isfinite(x) & np.isfinite(y)  # a circle without a centre covers nothing
+        x, y, radius = x[near], y[near], radius[near]
+        chunks = _chunks(radius, piece_len)
+        groups = {span: job.result() for span, job in building.items()}
+
+        def coarse(chunk):
+            span, members = chunk
+            inside, gi, sj = _near_groups(groups[span], x[members], y[members], radius[members])
+            return span, inside, gi, members[sj]
+
+        found = list(pool.map(coarse, chunks))
+        full = np.zeros(len(p.x), dtype=bool)  # pieces some circle covers end to end
+        for span, g in groups.items():
+            inside = np.zeros(len(g.reach), dtype=bool)
+            for s, whole, _, _ in found:
+                if s == span:
+                    inside[whole] = True
+            full |= g.spread(inside)
+        pairs, none = [], [np.zeros(0, dtype=np.int64)]
+        for span, g in groups.items():
+            gi = np.concatenate([f[2] for f in found if f[0] == span] + none)
+            sj = np.concatenate([f[3] for f in found if f[0] == span] + none)
+            # edge pairs of groups whose pieces are all covered whole already add nothing
+            keep = ~g.all_of(full)[gi]
+            pairs.extend(_expand(g, gi[keep], sj[keep], full, workers))
+        del found
+
+        def exact(pair):
+            return _exact_intervals(p, x, y, radius, *pair)
+
+        found = list(pool.map(exact, pairs))
     for whole, _, _, _ in found:
         full[whole] = True
     # in dense areas most pairs cover their piece whole: one interval per such piece
-    piece = np.concatenate([f[1] for f in found])
+    piece = np.concatenate([f[1] for f in found] + none)
     partial = ~full[piece]
     whole = np.flatnonzero(full)
-    starts = np.concatenate([f[2] for f in found])
-    ends = np.concatenate([f[3] for f in found])
-    return _union(
-        np.concatenate([starts[partial], g0[whole]]),
-        np.concatenate([ends[partial], g0[whole] + plen[whole]]),
+    starts = np.concatenate([f[2] for f in found] + none)
+    ends = np.concatenate([f[3] for f in found] + none)
+    return _union(  # whole pieces first: one long sorted run
+        np.concatenate([p.g0[whole], starts[partial]]),
+        np.concatenate([p.g0[whole] + p.length[whole], ends[partial]]),
     )
 
 
@@ -272,30 +442,35 @@ def _lookup(starts, ends, values, at, missing):
     return np.where(inside, values[k], missing)
 
 
-def _duplicated(keys: np.ndarray) -> np.ndarray:
-    """Rows of an int64 table equal to an earlier row (``DataFrame.duplicated()``, faster).
+def _repeats(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of an int64 table equal to an earlier row, and rows equal to any other row.
 
     One 64-bit polynomial hash per row and a sort find the rows whose hash repeats;
     only those are compared exactly (so a hash collision never marks a row).
     """
     n = len(keys)
-    dup = np.zeros(n, dtype=bool)
+    dup, repeated = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
     if n < 2:
-        return dup
+        return dup, repeated
     h = np.zeros(n, dtype=np.uint64)
     for col in keys.T:  # a handful of columns
         h = h * np.uint64(0x9E3779B97F4A7C15) + col.view(np.uint64)
     hs = np.sort(h)
     twice = hs[1:][hs[1:] == hs[:-1]]
     if not len(twice):
-        return dup
-    repeated = np.isin(h, twice)
-    cand = np.flatnonzero(repeated)  # original order, so the first occurrence stays unmarked
+        return dup, repeated
+    cand = np.flatnonzero(np.isin(h, twice))  # original order: first occurrences stay unmarked
     sub = keys[cand]
     o = np.lexsort(sub.T[::-1])  # stable
     equal = (sub[o][1:] == sub[o][:-1]).all(axis=1)
     dup[cand[o[1:][equal]]] = True
-    return dup
+    repeated[cand[o[1:][equal]]] = repeated[cand[o[:-1][equal]]] = True
+    return dup, repeated
+
+
+def _duplicated(keys: np.ndarray) -> np.ndarray:
+    """Rows of an int64 table equal to an earlier row (``DataFrame.duplicated()``, faster)."""
+    return _repeats(keys)[0]
 
 
 def _segment_keys(lines: _Lines) -> tuple[np.ndarray, np.ndarray]:
@@ -311,14 +486,19 @@ def _segment_keys(lines: _Lines) -> tuple[np.ndarray, np.ndarray]:
     return k, ends
 
 
-def _duplicate_segments(lines: _Lines, group: np.ndarray | None, keys=None) -> np.ndarray:
-    """Per vertex: True when the segment it starts repeats one seen earlier (in ``group``)."""
-    k, ends = _segment_keys(lines) if keys is None else keys
-    if group is not None:
-        ends = np.column_stack([ends, np.asarray(group, dtype=np.int64)[lines.vline[k]]])
-    dup = np.zeros(len(lines.vline), dtype=bool)
-    dup[k] = _duplicated(ends)
-    return dup
+def _duplicate_segments(lines: _Lines, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per vertex: does the segment it starts repeat one seen earlier in its ``group`` of
+    lines (the same ref), and anywhere in the network?"""
+    k, ends = _segment_keys(lines)
+    in_network, repeated = _repeats(ends)
+    # a segment repeated within its group is repeated in the network: compare those only
+    r = np.flatnonzero(repeated)
+    in_group = np.zeros(len(k), dtype=bool)
+    owner = np.asarray(group, dtype=np.int64)[lines.vline[k[r]]]
+    in_group[r] = _duplicated(np.column_stack([ends[r], owner]))
+    dup_group, dup_network = np.zeros((2, len(lines.vline)), dtype=bool)
+    dup_group[k], dup_network[k] = in_group, in_network
+    return dup_group, dup_network
 
 
 def _substrings(lines: _Lines, line: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -328,10 +508,8 @@ def _substrings(lines: _Lines, line: np.ndarray, a: np.ndarray, b: np.ndarray) -
     g = lines.g
     i0 = np.searchsorted(g, a, side="right")  # first vertex after a
     i1 = np.searchsorted(g, b, side="left")  # first vertex at or after b
-    inner = np.maximum(i1 - i0, 0)
-    count = inner + 2
-    run = np.repeat(np.arange(len(a)), count)
-    pos = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    count = np.maximum(i1 - i0, 0) + 2  # the vertices in between, and both ends
+    head = np.cumsum(count) - count  # position of each run's first point
 
     def point(at, right):
         lo = np.clip(right - 1, 0, len(g) - 2)
@@ -342,12 +520,13 @@ def _substrings(lines: _Lines, line: np.ndarray, a: np.ndarray, b: np.ndarray) -
 
     ax, ay = point(a, i0)
     bx, by = point(b, np.maximum(i1, 1))
-    vert = np.clip(i0[run] + pos - 1, 0, len(g) - 1)
+    # point k of a run is vertex i0 + k - 1; its ends are then replaced by a and b
+    vert = np.arange(count.sum()) - np.repeat(head - i0 + 1, count)
+    np.clip(vert, 0, len(g) - 1, out=vert)
     xs, ys = lines.x[vert], lines.y[vert]
-    head, tail = pos == 0, pos == count[run] - 1
-    xs = np.where(head, ax[run], np.where(tail, bx[run], xs))
-    ys = np.where(head, ay[run], np.where(tail, by[run], ys))
-    return shapely.linestrings(xs, ys, indices=run)
+    xs[head], ys[head] = ax, ay
+    xs[head + count - 1], ys[head + count - 1] = bx, by
+    return shapely.linestrings(xs, ys, indices=np.repeat(np.arange(len(a)), count))
 
 
 # ------------------------------------------------------------------ the primitive
@@ -358,8 +537,9 @@ class PreparedRoads:
     """A road network made ready for :func:`cover_lines`, once for many sets of circles.
 
     Everything that depends on the roads and zones only (line parts and chainages,
-    the pieces and their KD-tree, the zone intervals, which segments repeat) is
-    computed here, so that the 5G gaps and the RSU road-km share one preparation.
+    the pieces and their KD-tree, the stretches between vertices and zone borders with
+    their line, zone and whether they repeat a segment) is computed here, so that the
+    5G gaps and the RSU road-km share one preparation.
     Build it with :func:`prepare_roads`; treat it as opaque.
 
     Attributes
@@ -379,28 +559,45 @@ class PreparedRoads:
     crs: CRS | None
     piece_m: float
     lines: _Lines = field(repr=False)
-    pieces: tuple = field(repr=False)
+    pieces: _Pieces = field(repr=False)
     tree: cKDTree | None = field(repr=False)
-    zone_cut: tuple = field(repr=False)  # (start, end, zone position) chainage intervals
     edges: np.ndarray = field(repr=False)  # sorted distinct static cut points
-    dup_route: np.ndarray = field(repr=False)  # per vertex: segment repeats within its ref
-    dup_network: np.ndarray = field(repr=False)  # per vertex: segment repeats anywhere
+    # per static stretch (edges[k], edges[k + 1]), and one more for "beyond the last edge":
+    line: np.ndarray = field(repr=False)  # its line, -1 between lines or outside every zone
+    city: np.ndarray = field(repr=False)  # adcode of its zone, -1 without zones
+    dup_route: np.ndarray = field(repr=False)  # its segment repeats one within its ref
+    dup_network: np.ndarray = field(repr=False)  # its segment repeats one anywhere
+
+
+def _pieces_and_tree(lines: _Lines, piece_m: float) -> tuple[_Pieces, cKDTree | None]:
+    """The pieces of :func:`_pieces` and their KD-tree (one task of the preparation)."""
+    pieces = _pieces(lines, piece_m)
+    return pieces, _piece_tree(pieces)
 
 
 def _prepare(roads: gpd.GeoDataFrame, zones, piece_m: float, crs=None) -> PreparedRoads:
     """:class:`PreparedRoads` of metric ``roads`` and ``zones`` (same CRS)."""
     lines = _explode(roads.geometry.values)
-    pieces = _pieces(lines, piece_m)
-    px, py, dx, dy = pieces[:4]
-    tree = cKDTree(np.column_stack([px + dx / 2, py + dy / 2])) if len(px) else None
-    cuts = [lines.base, lines.base + lines.length, lines.g]
-    if zones is not None and len(lines.parts):
-        zone_cut = _zone_intervals(lines, zones)
-        cuts += list(zone_cut[:2])
-    else:
-        zone_cut = (np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int64))
+    zoned = zones is not None and len(lines.parts) > 0
     ref = roads["ref"].to_numpy(dtype=object)[lines.feature]  # per line
-    keys = _segment_keys(lines)
+    # Three independent parts on all cores (GEOS, the KD-tree build and sorts release the
+    # GIL): the zone borders along the lines, the pieces and their tree, repeated segments.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        zone_job = pool.submit(_zone_intervals, lines, zones) if zoned else None
+        piece_job = pool.submit(_pieces_and_tree, lines, piece_m)
+        dup_route, dup_network = _duplicate_segments(lines, pd.factorize(ref)[0])
+        if zoned:
+            z0, z1, zpos = zone_job.result()
+            adcodes = np.asarray(zones.index, dtype="int64")
+            zone_cut = (z0, z1, adcodes[zpos])
+        else:
+            zone_cut = None
+        # a line's first and last vertex are its ends: the vertices are the line cuts
+        extra = np.concatenate(zone_cut[:2]) if zoned else np.zeros(0)
+        edges, vertex = _merged_edges(lines.g, extra)
+        stretch_vertex = np.maximum(vertex[:-1], 0)
+        line, city = _stretches(lines, edges, vertex[:-1], zone_cut)
+        pieces, tree = piece_job.result()
     return PreparedRoads(
         roads=roads,
         zones=zones,
@@ -409,11 +606,35 @@ def _prepare(roads: gpd.GeoDataFrame, zones, piece_m: float, crs=None) -> Prepar
         lines=lines,
         pieces=pieces,
         tree=tree,
-        zone_cut=zone_cut,
-        edges=np.unique(np.concatenate(cuts)),
-        dup_route=_duplicate_segments(lines, pd.factorize(ref)[0], keys),
-        dup_network=_duplicate_segments(lines, None, keys),
+        edges=edges,
+        line=line,
+        city=city,
+        dup_route=np.r_[dup_route[stretch_vertex], False],
+        dup_network=np.r_[dup_network[stretch_vertex], False],
     )
+
+
+def _stretches(lines: _Lines, edges: np.ndarray, vertex: np.ndarray, zone_cut):
+    """Line and zone adcode of each stretch between consecutive edges.
+
+    ``vertex`` is the last vertex at or before each stretch. Every line end, vertex and
+    zone border is an edge, so any stretch cut out of a static stretch later (at a
+    coverage boundary) has the same line, zone and segment. Line and zone get one more
+    entry, -1, for "beyond the last edge".
+    """
+    nxt = np.minimum(vertex + 1, len(lines.vline) - 1)
+    # inside a line when the vertex starts a segment; between lines otherwise
+    line = np.where(
+        (vertex >= 0) & (lines.vline[nxt] == lines.vline[vertex]) & (nxt > vertex),
+        lines.vline[vertex],
+        -1,
+    )
+    if zone_cut is None:
+        city = np.full(len(line), -1, dtype="int64")
+    else:
+        city = _lookup(*zone_cut, (edges[:-1] + edges[1:]) / 2, -1)
+        line[city < 0] = -1
+    return np.r_[line, -1].astype(np.int32), np.r_[city, -1]
 
 
 def prepare_roads(
@@ -450,11 +671,20 @@ def prepare_roads(
     return _prepare(roads_m, zones, piece_m, crs)
 
 
-def _merged_edges(static: np.ndarray, extra: np.ndarray) -> np.ndarray:
-    """``np.unique(np.concatenate([static, extra]))`` for sorted distinct ``static``."""
+def _merged_edges(static: np.ndarray, extra: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(np.concatenate([static, extra]))`` for sorted distinct ``static``.
+
+    Also returns, per merged edge, the position in ``static`` of the last static edge
+    at or before it (-1 before the first), i.e. the static stretch it starts in.
+    """
     extra = np.unique(extra)
-    merged = np.insert(static, np.searchsorted(static, extra), extra)  # linear, no sort
-    return merged[np.r_[True, merged[1:] != merged[:-1]]] if len(merged) else merged
+    at = np.searchsorted(static, extra, side="right")  # an equal extra follows its twin
+    merged = np.insert(static, at, extra)  # linear, no sort
+    is_static = np.insert(np.ones(len(static), dtype=bool), at, False)
+    if len(merged):
+        distinct = np.r_[True, merged[1:] != merged[:-1]]
+        merged, is_static = merged[distinct], is_static[distinct]
+    return merged, np.cumsum(is_static) - 1
 
 
 def cover_lines(
@@ -506,25 +736,20 @@ def cover_lines(
         net = roads
     else:
         net = _prepare(roads, zones, 500.0 if piece_m is None else piece_m)
-    roads, zones, lines = net.roads, net.zones, net.lines
+    roads, lines = net.roads, net.lines
     if len(lines.parts) == 0:
         empty = {c: [] for c in RUN_COLUMNS if c != "geometry"}
         return gpd.GeoDataFrame(empty, geometry=np.empty(0, dtype=object), crs=roads.crs)
     u0, u1 = _covered_intervals(net, x, y, radius)
-    line_g0, line_g1 = lines.base, lines.base + lines.length
-    z0, z1, zpos = net.zone_cut
-    edges = _merged_edges(net.edges, np.concatenate([u0, u1]))
-    e0, e1 = edges[:-1], edges[1:]
+    # the coverage boundaries cut the static stretches; each part keeps its stretch's
+    # line, zone and repeat flags
+    edges, static = _merged_edges(net.edges, np.concatenate([u0, u1]))
+    e0, e1, static = edges[:-1], edges[1:], static[:-1]
+    line = net.line[static]
+    keep = (e1 - e0 > _TOL) & (line >= 0)
+    e0, e1, line, static = e0[keep], e1[keep], line[keep], static[keep]
+    city = net.city[static]
     mid = (e0 + e1) / 2
-    line = np.searchsorted(line_g0, mid, side="right") - 1
-    keep = (e1 - e0 > _TOL) & (line >= 0) & (mid < line_g1[np.maximum(line, 0)])
-    if zones is not None:
-        adcodes = np.asarray(zones.index, dtype="int64")
-        city = _lookup(z0, z1, adcodes[zpos] if len(zpos) else zpos, mid, -1)
-        keep &= city >= 0
-    else:
-        city = np.full(len(mid), -1, dtype="int64")
-    e0, e1, mid, line, city = e0[keep], e1[keep], mid[keep], line[keep], city[keep]
     covered = _lookup(u0, u1, np.ones(len(u0), dtype=bool), mid, False).astype(bool)
 
     feature = lines.feature[line]
@@ -533,9 +758,8 @@ def cover_lines(
         if "weight" in roads.columns
         else np.ones(len(lines.feature))
     )
-    vertex = np.searchsorted(lines.g, mid, side="right") - 1
-    dup_route = net.dup_route[vertex]
-    dup_network = net.dup_network[vertex]
+    dup_route = net.dup_route[static]
+    dup_network = net.dup_network[static]
     seg_len = (e1 - e0) * weight[line]
 
     brk = np.r_[True, (line[1:] != line[:-1]) | (city[1:] != city[:-1])]

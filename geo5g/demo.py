@@ -778,7 +778,7 @@ def _write_cache(sites: gpd.GeoDataFrame, path: Path) -> None:
             os.unlink(tmp)
 
 
-def _read_cache(path: Path) -> gpd.GeoDataFrame:
+def _read_cache(path: Path, *, points: bool = True) -> gpd.GeoDataFrame | pd.DataFrame:
     """Sites from a file of :func:`_write_cache` (trusted: written by geo5g itself)."""
     import json
 
@@ -786,25 +786,31 @@ def _read_cache(path: Path) -> gpd.GeoDataFrame:
 
     table = pq.read_table(path)
     attrs = json.loads((table.schema.metadata or {})[b"geo5g"])
-    points = table.column("geometry").combine_chunks()
+    xy = table.column("geometry").combine_chunks()
     sites = sites_from_arrays(
         table.column("site_id").to_pandas(),
         table.column("operator").to_pandas(),
         table.column("band").to_pandas(),
         table.column("radius_m").to_numpy(),
         table.column("commissioned").to_numpy(),
-        points.field("x").to_numpy(),
-        points.field("y").to_numpy(),
+        xy.field("x").to_numpy(),
+        xy.field("y").to_numpy(),
         source=attrs.get("source", "SYNTHETIC national demo sites"),
         synthetic=True,
+        points=points,
     )
     sites.attrs.update(attrs)
     return sites
 
 
 def national_demo_sites(
-    *, total: int = 4_800_000, seed: int = 100000, cache: bool = True, cache_dir=None
-) -> gpd.GeoDataFrame:
+    *,
+    total: int = 4_800_000,
+    seed: int = 100000,
+    cache: bool = True,
+    cache_dir=None,
+    points: bool = True,
+) -> gpd.GeoDataFrame | pd.DataFrame:
     """The SYNTHETIC national demo sites, generated once and then read from a disk cache.
 
     :func:`synthetic_sites_national` on the bundled city boundaries and census
@@ -822,10 +828,13 @@ def national_demo_sites(
         Read and write the cache (False: always generate).
     cache_dir : path-like, optional
         Another cache folder.
+    points : bool, default True
+        False: a site table without point geometry (see
+        :func:`geo5g.sites.read_sites`), what the analyses use.
 
     Returns
     -------
-    geopandas.GeoDataFrame
+    geopandas.GeoDataFrame or pandas.DataFrame
         The Sites contract, ``attrs["synthetic"] = True``; identical whether
         generated or read from the cache.
     """
@@ -838,7 +847,7 @@ def national_demo_sites(
     path = _cache_root(cache_dir) / f"national_sites_{_cache_key(total, seed, cal.as_of)}.parquet"
     if cache and path.is_file():
         try:
-            return _read_cache(path)
+            return _read_cache(path, points=points)
         except (OSError, KeyError, ValueError, pa.ArrowException):
             pass  # damaged: generate it again
     sites = synthetic_sites_national(
@@ -852,6 +861,10 @@ def national_demo_sites(
     if cache:
         with contextlib.suppress(OSError):  # a read-only home: the next run generates again
             _write_cache(sites, path)
+    if not points:
+        table = pd.DataFrame(sites.drop(columns=sites.geometry.name))
+        table.attrs = {**sites.attrs, "crs": "EPSG:4326"}
+        return table
     return sites
 
 

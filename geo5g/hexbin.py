@@ -28,7 +28,7 @@ import pandas as pd
 import shapely
 
 from .errors import DataError
-from .project import metric_crs, metric_xy, require_crs, to_wgs84
+from .project import is_site_table, metric_crs, metric_xy, require_crs, to_wgs84
 
 __all__ = ["HEX_SIZES_M", "auto_hex_size", "hex_axial", "hexbin"]
 
@@ -135,9 +135,9 @@ def hexbin(
 
     Parameters
     ----------
-    points : geopandas.GeoDataFrame or geopandas.GeoSeries
-        Point layer with a CRS (sites). Missing or empty geometries are
-        ignored; non-point geometries are refused.
+    points : geopandas.GeoDataFrame or geopandas.GeoSeries or pandas.DataFrame
+        Point layer with a CRS (sites), or a site table (``lon``/``lat``).
+        Missing or empty geometries are ignored; non-point geometries are refused.
     size_m : float, optional
         Hexagon size across flats, in metres; chosen from the extent by
         :func:`auto_hex_size` when omitted.
@@ -160,6 +160,15 @@ def hexbin(
     DataError
         If a geometry is not a point, or ``size_m`` is not positive.
     """
+    if size_m is not None and not (np.isfinite(size_m) and size_m > 0):
+        raise DataError(f"hexagon size must be a positive number of metres, not {size_m!r}")
+    if is_site_table(points):  # lon/lat columns (WGS-84): no geometry to unpack
+        lon = points["lon"].to_numpy("float64")
+        lat = points["lat"].to_numpy("float64")
+        if crs is None:
+            bounds = (lon.min(), lat.min(), lon.max(), lat.max()) if len(lon) else (0.0,) * 4
+            crs = metric_crs(bounds)
+        return _hexbin_xy(*metric_xy(points, crs, "sites"), size_m, crs)
     require_crs(points, "sites")
     geoms = points.geometry if isinstance(points, gpd.GeoDataFrame) else points
     arr = geoms.array.to_numpy()
@@ -171,14 +180,17 @@ def hexbin(
             f"sites: {int(bad.sum())} geometries are not points (rows {rows}); "
             "hexagon density needs one point per site"
         )
-    if size_m is not None and not (np.isfinite(size_m) and size_m > 0):
-        raise DataError(f"hexagon size must be a positive number of metres, not {size_m!r}")
 
     wgs = to_wgs84(geoms, "sites")
     if crs is None:
         bounds = wgs.total_bounds if len(wgs) else (0.0, 0.0, 0.0, 0.0)
         crs = metric_crs(bounds)
     x, y = metric_xy(wgs, crs, "sites")  # arrays only: no Point objects for millions of sites
+    return _hexbin_xy(x, y, size_m, crs)
+
+
+def _hexbin_xy(x, y, size_m, crs) -> gpd.GeoDataFrame:
+    """:func:`hexbin` of metric coordinates ``x, y`` in ``crs``."""
     xy = np.column_stack([x, y])
     if size_m is None:
         span = np.ptp(xy, axis=0) if len(xy) else np.zeros(2)

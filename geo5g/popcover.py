@@ -9,11 +9,15 @@ The disks are stamped on the raster's own grid. A disk of reach ``r`` around a
 site is, in pixel units, an ellipse with semi-axes ``r / pixel width`` and
 ``r / pixel height`` (metres); on every pixel row it crosses it covers one run
 of pixel centres ``[j0, j1]``, found with a square root. The runs of all sites
-are marked with a difference array (+1 at ``j0``, −1 after ``j1``) and a
-running sum along each row: a pixel is covered where the sum is positive. The
-raster is processed in bands of rows, so memory stays small whatever its size,
-and sites are sorted by row so that each band looks only at the sites that can
-reach it. The loops are over bands and chunks, never over sites or pixels.
+are merged without sorting: every pixel holds the furthest ``j1`` of the runs
+that start on it (``np.maximum.at``), and a running maximum along each row
+gives, at pixel ``j``, the furthest end of all runs starting at or before
+``j``; the pixel is covered when that end is at least ``j``. Column numbers
+fit 16 bits for rasters up to 32,766 pixels wide, so the running maximum
+moves a quarter of the bytes of a 64-bit running count. The raster is
+processed in bands of rows, so memory stays small whatever its size, and sites
+are sorted by row so that each band looks only at the sites that can reach it.
+The loops are over bands and chunks, never over sites or pixels.
 
 Pixel sizes in metres: for a projected raster, the pixel size times the CRS's
 unit; for a geographic raster (e.g. WorldPop, EPSG:4326), the length of a degree
@@ -34,6 +38,9 @@ Examples
 
 from __future__ import annotations
 
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +55,7 @@ from affine import Affine
 from pyproj import CRS
 
 from .errors import CRSError, DataError, InputError
-from .project import points_xy, require_crs
+from .project import is_site_table, points_xy, require_crs
 
 __all__ = ["POPCOVER_COLUMNS", "coverage_mask", "covered_population"]
 
@@ -56,7 +63,9 @@ __all__ = ["POPCOVER_COLUMNS", "coverage_mask", "covered_population"]
 POPCOVER_COLUMNS = ("population", "covered", "share")
 
 _BAND_ROWS = 256  # rows per band: the difference array of a band stays a few MB
-_CHUNK_SITES = 400_000  # sites stamped at once within a band: bounds the run arrays
+_CHUNK_SITES = 400_000
+_GDAL_CACHE_BYTES = 64 * 2**20  # GDAL's block cache while a raster is read (rasterio: bytes)
+_WORKERS = min(4, os.cpu_count() or 1)  # bands in flight; each holds a few tens of MB
 
 
 # --------------------------------------------------------------------------- grid geometry
@@ -108,16 +117,6 @@ def _metres_per_unit(crs: CRS, lat: np.ndarray, name: str):
     return mx[k] + f * dmx[k], my[k] + f * dmy[k]
 
 
-def _pixel_ellipses(t: Affine, crs: CRS, x, y, reach, name: str):
-    """Site centres in fractional pixel coordinates and disk semi-axes in pixels."""
-    col = (x - t.c) / t.a
-    row = (y - t.f) / t.e
-    mx, my = _metres_per_unit(crs, y, name)
-    rx = reach / (abs(t.a) * mx)
-    ry = reach / (abs(t.e) * my)
-    return col, row, np.broadcast_to(rx, col.shape), np.broadcast_to(ry, col.shape)
-
-
 def _runs(col, row, rx, ry, r0: int, r1: int, width: int):
     """Covered runs ``(row, j0, j1)`` of the ellipses on rows ``[r0, r1)``, columns clipped."""
     first = np.maximum(np.ceil(row - ry - 0.5), r0).astype(np.int64)
@@ -134,38 +133,57 @@ def _runs(col, row, rx, ry, r0: int, r1: int, width: int):
 
 
 class _Stamper:
-    """Covered pixels of one band of rows at a time (sites sorted by row once)."""
+    """Covered pixels of one band of rows at a time (sites sorted by row once).
 
-    def __init__(self, col, row, rx, ry, height: int, width: int):
-        finite = np.isfinite(col) & np.isfinite(row) & (rx > 0) & (ry > 0)
+    Built from the sites' coordinates in the grid's CRS and their reach: each
+    site becomes an ellipse on the pixel grid (centre in fractional pixel
+    coordinates, semi-axes in pixels), stored in row order. The per-site arrays
+    are made one at a time in that order, so that millions of sites never hold
+    more than a few arrays of their size at once.
+    """
+
+    def __init__(self, t: Affine, crs: CRS, x, y, reach, height: int, width: int, name: str):
+        row = (y - t.f) / t.e
+        finite = np.isfinite(x) & np.isfinite(row)
         idx = np.flatnonzero(finite)
         # sorted by whole row: a stable sort of 16-bit keys is a radix sort, linear in n
         # (rows beyond the raster clipped to just outside it: they reach no band anyway)
         key = np.clip(np.floor(row[idx]), -1, height).astype(np.int64) + 1
         small = height + 1 <= np.iinfo(np.uint16).max
         perm = np.argsort(key.astype(np.uint16) if small else key, kind="stable")
-        order, self.key = idx[perm], key[perm] - 1
-        self.col, self.row = col[order], row[order]
-        self.rx, self.ry = np.ascontiguousarray(rx[order]), np.ascontiguousarray(ry[order])
+        order = idx[perm]
+        del idx
+        self.key = key[perm] - 1
+        del key, perm
+        self.row = row[order]
+        del row
+        self.col = (x[order] - t.c) / t.a
+        self.rx = np.empty(order.size)
+        self.ry = np.empty(order.size)
+        # semi-axes in chunks: the latitude scales' temporaries stay a few MB
+        for start in range(0, order.size, _CHUNK_SITES):
+            part = order[start : start + _CHUNK_SITES]
+            mx, my = _metres_per_unit(crs, y[part], name)
+            r = reach[part]
+            self.rx[start : start + part.size] = r / (abs(t.a) * mx)
+            self.ry[start : start + part.size] = r / (abs(t.e) * my)
         self.reach_rows = float(self.ry.max()) if order.size else 0.0
         self.width = width
 
     def band(self, r0: int, r1: int) -> np.ndarray:
         """Boolean ``(r1 - r0, width)``: pixels whose centre some site reaches."""
-        w1 = self.width + 1
-        diff = np.zeros((r1 - r0) * w1, dtype=np.int64)
+        w = self.width
+        dtype = np.int16 if w < np.iinfo(np.int16).max else np.int32
+        end = np.full((r1 - r0) * w, -1, dtype=dtype)  # furthest run end starting here
         # only sites whose disk can reach these rows
         lo = np.searchsorted(self.key, np.floor(r0 - self.reach_rows - 1.0), side="left")
         hi = np.searchsorted(self.key, np.ceil(r1 + self.reach_rows + 1.0), side="right")
         for start in range(lo, hi, _CHUNK_SITES):  # chunks of sites, for memory
             sl = slice(start, min(start + _CHUNK_SITES, hi))
-            rows, j0, j1 = _runs(
-                self.col[sl], self.row[sl], self.rx[sl], self.ry[sl], r0, r1, self.width
-            )
-            base = (rows - r0) * w1
-            np.add.at(diff, base + j0, 1)
-            np.add.at(diff, base + j1 + 1, -1)
-        return np.cumsum(diff.reshape(r1 - r0, w1), axis=1)[:, : self.width] > 0
+            rows, j0, j1 = _runs(self.col[sl], self.row[sl], self.rx[sl], self.ry[sl], r0, r1, w)
+            np.maximum.at(end, (rows - r0) * w + j0, j1.astype(dtype))
+        end = np.maximum.accumulate(end.reshape(r1 - r0, w), axis=1)
+        return end >= np.arange(w, dtype=dtype)
 
 
 def _reach(reach_m, n: int, name: str) -> np.ndarray:
@@ -177,6 +195,8 @@ def _reach(reach_m, n: int, name: str) -> np.ndarray:
 
 def _site_xy(sites, crs: CRS, name: str):
     """Site coordinates in the raster's CRS: from a layer with a CRS, or (x, y) as given."""
+    if is_site_table(sites):
+        return points_xy(sites, crs, name)
     if hasattr(sites, "crs"):
         require_crs(sites, name)
         geoms = np.asarray(sites.geometry.values)
@@ -224,7 +244,7 @@ def coverage_mask(shape, transform, crs, sites, reach_m) -> np.ndarray:
     t = _check_transform(transform, "grid")
     x, y = _site_xy(sites, crs, "sites")
     reach = _reach(reach_m, x.size, "reach")
-    stamper = _Stamper(*_pixel_ellipses(t, crs, x, y, reach, "grid"), height, width)
+    stamper = _Stamper(t, crs, x, y, reach, height, width, "grid")
     out = np.zeros((height, width), dtype=bool)
     for r0 in range(0, height, _BAND_ROWS):  # bands of rows, never single pixels
         r1 = min(r0 + _BAND_ROWS, height)
@@ -276,12 +296,17 @@ class _RasterSource:
 
 
 def _values(block: np.ndarray, nodata) -> np.ndarray:
-    values = block.astype("float64")  # a copy: the caller's array is never changed
-    drop = ~np.isfinite(values)
+    """People per pixel, nodata and NaN as 0, in the block's own dtype.
+
+    A new array when anything is dropped (the caller's array is never changed);
+    np.bincount widens the weights to float64 itself, so no float64 copy here.
+    """
+    if block.dtype.kind not in "fiu":
+        block = block.astype("float64")
+    drop = ~np.isfinite(block) if block.dtype.kind == "f" else np.zeros(block.shape, dtype=bool)
     if nodata is not None and not np.isnan(nodata):
-        drop |= values == nodata
-    values[drop] = 0.0
-    return values
+        drop |= block == nodata
+    return np.where(drop, block.dtype.type(0), block) if drop.any() else block
 
 
 def _zone_labels(zones, crs: CRS):
@@ -297,43 +322,52 @@ def _zone_labels(zones, crs: CRS):
 
 
 def _shapes(geoms, labels):
-    """(GeoJSON-like mapping, label) pairs for rasterio, converted once for every band."""
-    return [(shapely.geometry.mapping(g), int(v)) for g, v in zip(geoms, labels, strict=True)]
+    """(GeoJSON-like mapping, 2 · label) pairs for rasterio, converted once for every band.
+
+    Labels are doubled so that adding the covered flag (0 or 1) to a rasterised
+    label gives the bin of :func:`_sums` directly.
+    """
+    return [(shapely.geometry.mapping(g), 2 * int(v)) for g, v in zip(geoms, labels, strict=True)]
 
 
 def _sums(source, stamper, geoms, labels, n_zones: int, block_rows: int):
     """Population and covered population per label (index 0: outside every zone)."""
-    total = np.zeros(n_zones + 1)
-    covered = np.zeros(n_zones + 1)
     t = source.transform
     tree = shapely.STRtree(geoms) if geoms is not None and len(geoms) else None
     shapes = _shapes(geoms, labels) if tree is not None else []
-    for r0 in range(0, source.height, block_rows):  # bands of rows, never single pixels
+    n_bins = 2 * (n_zones + 1)
+    lock = threading.Lock()  # one GDAL dataset handle must not be read by two threads
+
+    def band(r0: int) -> np.ndarray:
         r1 = min(r0 + block_rows, source.height)
-        values = _values(source.read(r0, r1), source.nodata)
+        with lock:
+            block = source.read(r0, r1)
+        values = _values(block, source.nodata)
+        hit = ()
         if tree is not None:
             y0, y1 = t.f + t.e * r0, t.f + t.e * r1
             x0, x1 = t.c, t.c + t.a * source.width
             hit = tree.query(shapely.box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
-            if len(hit):
-                lab = rasterio.features.rasterize(
-                    [shapes[k] for k in hit],
-                    out_shape=values.shape,
-                    transform=Affine(t.a, 0.0, t.c, 0.0, t.e, y0),
-                    fill=0,
-                    all_touched=False,
-                    dtype="int32",
-                ).ravel()
-            else:
-                lab = np.zeros(values.size, dtype=np.int32)
+        covered = stamper.band(r0, r1)
+        if len(hit):
+            key = rasterio.features.rasterize(
+                [shapes[k] for k in hit],
+                out_shape=values.shape,
+                transform=Affine(t.a, 0.0, t.c, 0.0, t.e, y0),
+                fill=0,
+                all_touched=False,
+                dtype="int32",
+            ).astype(np.intp)  # np.bincount's own index type: its cast is slow
+            key += covered  # bin 2·label: the uncovered pixels' people, 2·label + 1: covered
         else:
-            lab = np.zeros(values.size, dtype=np.int32)
-        # one pass: bin 2·label holds the uncovered pixels' people, 2·label + 1 the covered
-        key = 2 * lab.astype(np.int64) + stamper.band(r0, r1).ravel()
-        both = np.bincount(key, weights=values.ravel(), minlength=2 * (n_zones + 1))
-        total += both[0::2] + both[1::2]
-        covered += both[1::2]
-    return total, covered
+            key = covered.astype(np.intp)
+        return np.bincount(key.ravel(), weights=values.ravel(), minlength=n_bins)
+
+    # bands are independent: two at a time keep both cores busy while GDAL decodes
+    # and rasterises (both release the GIL) and numpy stamps and counts
+    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+        both = sum(pool.map(band, range(0, source.height, block_rows)), np.zeros(n_bins))
+    return both[0::2] + both[1::2], both[1::2]
 
 
 def covered_population(
@@ -355,9 +389,10 @@ def covered_population(
     population : str or os.PathLike or numpy.ndarray
         A population-count raster (people per pixel, e.g. WorldPop; nodata and
         NaN count as 0), or a 2-D array with ``transform`` and ``crs``.
-    sites : geopandas.GeoDataFrame or geopandas.GeoSeries or tuple of arrays
-        Point sites with a CRS (any: they are transformed to the raster's), or
-        ``(x, y)`` arrays already in the raster's CRS.
+    sites : geopandas.GeoDataFrame or geopandas.GeoSeries or pandas.DataFrame or tuple
+        Point sites with a CRS (any: they are transformed to the raster's), a
+        site table (``lon``/``lat``), or ``(x, y)`` arrays already in the
+        raster's CRS.
     reach_m : float or array_like
         Reach of each site in metres (e.g. from :func:`geo5g.coverage.site_reach`).
     zones : geopandas.GeoDataFrame, optional
@@ -398,17 +433,21 @@ def covered_population(
         raise DataError(f"block_rows must be a positive number of rows, got {block_rows}")
     if isinstance(population, str | Path):
         name = Path(population).name
-        try:
-            # GDAL decodes the compressed blocks of a window on every core
-            src = rasterio.open(population, num_threads="all_cpus")
-        except rasterio.errors.RasterioIOError as err:
-            raise InputError(f"{name}: cannot open the raster ({err})") from err
-        with src:
-            if block_rows is None and src.block_shapes:
-                # whole internal blocks per band, so that each block is decoded once
-                height = src.block_shapes[0][0]
-                rows = height * max(1, -(-_BAND_ROWS // height))
-            return _covered(_RasterSource(src, band, name), sites, reach_m, zones, rows, name)
+        # every block is read once: GDAL's block cache (5 % of the RAM by default) would
+        # only keep the whole decoded raster resident (≈ 180 MB for a national 1 km grid)
+        with rasterio.Env(GDAL_CACHEMAX=_GDAL_CACHE_BYTES):
+            try:
+                # GDAL decodes the compressed blocks of a window on every core
+                src = rasterio.open(population, num_threads="all_cpus")
+            except rasterio.errors.RasterioIOError as err:
+                raise InputError(f"{name}: cannot open the raster ({err})") from err
+            with src:
+                if block_rows is None and src.block_shapes:
+                    # whole internal blocks per band, so that each block is decoded once
+                    height = src.block_shapes[0][0]
+                    rows = height * max(1, -(-_BAND_ROWS // height))
+                source = _RasterSource(src, band, name)
+                return _covered(source, sites, reach_m, zones, rows, name)
     source = _ArraySource(population, transform, crs, nodata)
     return _covered(source, sites, reach_m, zones, rows, "population")
 
@@ -417,8 +456,8 @@ def _covered(source, sites, reach_m, zones, block_rows: int, name: str) -> pd.Da
     t = _check_transform(source.transform, name)
     x, y = _site_xy(sites, source.crs, "sites")
     reach = _reach(reach_m, x.size, "reach")
-    ellipses = _pixel_ellipses(t, source.crs, x, y, reach, name)
-    stamper = _Stamper(*ellipses, source.height, source.width)
+    stamper = _Stamper(t, source.crs, x, y, reach, source.height, source.width, name)
+    del x, y, reach  # the stamper holds what it needs, in its own order
     geoms, labels = _zone_labels(zones, source.crs)
     n_zones = 0 if zones is None else len(zones)
     total, covered = _sums(source, stamper, geoms, labels, n_zones, block_rows)

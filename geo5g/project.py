@@ -8,7 +8,9 @@ Lengths and areas are measured only in a metric CRS suited to the area:
   standard parallels 25°N and 47°N (areas exact, lengths within ~1–2 %).
 
 Every function takes and returns GeoDataFrames/GeoSeries with a CRS; a layer
-without a CRS is refused (never guessed).
+without a CRS is refused (never guessed). The coordinate functions also take a
+*site table* (``lon``/``lat`` columns, ``attrs["crs"]`` EPSG:4326; see
+:func:`geo5g.sites.read_sites`), whose coordinates need no geometry at all.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
+import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 
@@ -25,10 +29,12 @@ from .errors import CRSError
 
 __all__ = [
     "WGS84",
+    "is_site_table",
     "metric_crs",
     "metric_xy",
     "points_xy",
     "require_crs",
+    "table_crs",
     "to_metric",
     "to_wgs84",
     "transform_xy",
@@ -44,16 +50,61 @@ _CHINA_ALBERS = CRS.from_proj4(
 )
 
 
+def is_site_table(sites) -> bool:
+    """Whether ``sites`` is a site table: a DataFrame with ``lon``/``lat`` and no geometry.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> is_site_table(pd.DataFrame({"lon": [118.8], "lat": [32.1]}))
+    True
+    """
+    return (
+        isinstance(sites, pd.DataFrame)
+        and not isinstance(sites, gpd.GeoDataFrame)  # a layer, not a table
+        and "lon" in sites.columns
+        and "lat" in sites.columns
+    )
+
+
+def table_crs(sites, name: str = "sites") -> CRS:
+    """The CRS of a site table's ``lon``/``lat``: its ``attrs["crs"]``, which must be WGS-84.
+
+    Raises
+    ------
+    CRSError
+        ``attrs["crs"]`` is missing (geo5g never guesses) or is not EPSG:4326
+        (``lon``/``lat`` of the Sites contract are WGS-84 degrees).
+    """
+    given = sites.attrs.get("crs")
+    if given is None:
+        raise CRSError(
+            f"{name}: a table of lon/lat without a CRS; geo5g never guesses one. Read it "
+            "with geo5g.read_sites(..., points=False) or set table.attrs['crs'] = 'EPSG:4326'"
+        )
+    crs = CRS.from_user_input(given)
+    if not crs.equals(WGS84, ignore_axis_order=True):
+        raise CRSError(
+            f"{name}: lon/lat of a site table must be WGS-84 (EPSG:4326), not {crs.to_string()}; "
+            "convert them with geo5g.coords.to_wgs84 first"
+        )
+    return WGS84
+
+
 def require_crs(layer, name: str) -> None:
     """Raise :class:`~geo5g.errors.CRSError` if ``layer`` has no CRS.
 
     Parameters
     ----------
-    layer : geopandas.GeoDataFrame or geopandas.GeoSeries
-        The layer to check.
+    layer : geopandas.GeoDataFrame or geopandas.GeoSeries or pandas.DataFrame
+        The layer to check; a site table's CRS is its ``attrs["crs"]``
+        (see :func:`table_crs`).
     name : str
         The layer's name, used in the message (e.g. ``"roads.gpkg"``).
     """
+    if is_site_table(layer):
+        table_crs(layer, name)
+        return
     if layer.crs is None:
         raise CRSError(
             f"{name}: layer has no CRS; geo5g never guesses one. "
@@ -186,9 +237,9 @@ def points_xy(layer, crs, name: str = "layer") -> tuple[np.ndarray, np.ndarray]:
 
     Parameters
     ----------
-    layer : geopandas.GeoDataFrame or geopandas.GeoSeries
+    layer : geopandas.GeoDataFrame or geopandas.GeoSeries or pandas.DataFrame
         A layer with a CRS (missing geometries are skipped, see
-        ``shapely.get_coordinates``).
+        ``shapely.get_coordinates``), or a site table (``lon``/``lat``).
     crs : pyproj.CRS
         The target CRS (usually from :func:`metric_crs`).
     name : str
@@ -199,6 +250,8 @@ def points_xy(layer, crs, name: str = "layer") -> tuple[np.ndarray, np.ndarray]:
     tuple of numpy.ndarray
         x, y in ``crs``.
     """
+    if is_site_table(layer):  # lon/lat columns: no geometry to unpack
+        return transform_xy(layer["lon"], layer["lat"], table_crs(layer, name), crs)
     require_crs(layer, name)
     xy = shapely.get_coordinates(np.asarray(layer.geometry.values))
     return transform_xy(xy[:, 0], xy[:, 1], layer.crs, crs)

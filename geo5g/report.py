@@ -37,7 +37,8 @@ import shapely
 
 from .errors import DataError, InputError
 from .hexbin import hexbin
-from .project import require_crs, to_wgs84
+from .project import is_site_table, require_crs, to_wgs84
+from .sites import site_points
 
 __all__ = [
     "DENSITY_COLUMNS",
@@ -419,9 +420,9 @@ def build_report(
         ``geo5g.plans.compare`` result, :data:`SCORECARD_COLUMNS`.
     counties, county_density : optional
         The same for counties (both or neither).
-    sites : geopandas.GeoDataFrame, optional
-        Site points (``geo5g.sites``); aggregated into hexagons, and kept one
-        by one when there are at most ``max_site_markers``.
+    sites : geopandas.GeoDataFrame or pandas.DataFrame, optional
+        Site points or a site table (``geo5g.sites``); aggregated into
+        hexagons, and kept one by one when there are at most ``max_site_markers``.
     roads_covered, roads_gaps : geopandas.GeoDataFrame, optional
         Line stretches with ``ref, name, city_adcode, length_m``.
     rsu_stretches : geopandas.GeoDataFrame, optional
@@ -475,11 +476,15 @@ def build_report(
     county_zones = None if counties is None else _with_density(counties, county_density, "counties")
     site_hex = sites_few = None
     if sites is not None:
-        sites = _check_layer(sites, "sites", (), _POINT_TYPES, "points")
+        if is_site_table(sites):  # lon/lat columns: points only for the few drawn one by one
+            require_crs(sites, "sites")
+        else:
+            sites = _check_layer(sites, "sites", (), _POINT_TYPES, "points")
         site_hex = hexbin(sites, hex_size_m)
         if len(sites) <= max_site_markers:
             keep = [c for c in _SITE_COLUMNS if c in sites.columns]
-            sites_few = sites[[*keep, "geometry"]].reset_index(drop=True)
+            drawn = site_points(sites) if is_site_table(sites) else sites
+            sites_few = drawn[[*keep, "geometry"]].reset_index(drop=True)
     roads_covered = _check_layer(
         roads_covered, "roads_covered", _ROAD_COLUMNS, _LINE_TYPES, "lines"
     )

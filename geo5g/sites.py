@@ -20,6 +20,13 @@ GeoDataFrame in EPSG:4326 with a RangeIndex and the columns ``site_id``,
 ``operator``, ``band``, ``radius_m``, ``commissioned``, ``lon``, ``lat`` and
 ``geometry``; ``attrs["source"]`` names the file and ``attrs["synthetic"]``
 says whether the sites are geo5g's synthetic demo sites.
+
+With ``points=False`` the same columns come back as a plain DataFrame without
+the ``geometry`` column (a *site table*, ``attrs["crs"] = "EPSG:4326"``): one
+shapely Point per site costs about 1 s and 200 MB per million sites, and no
+analysis needs them — every geo5g function that takes sites accepts a site
+table and works from ``lon``/``lat``. :func:`site_points` adds the points when
+a map or a GIS export needs them.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ from pyproj import CRS
 
 from .coords import COORDINATE_SYSTEMS, to_wgs84
 from .errors import CRSError, DataError, InputError
+from .project import is_site_table, table_crs
 
 __all__ = [
     "DEFAULT_GNB_ID_BITS",
@@ -48,6 +56,7 @@ __all__ = [
     "normalise_band",
     "normalise_operator",
     "read_sites",
+    "site_points",
     "sites_from_arrays",
     "write_sites",
 ]
@@ -57,6 +66,8 @@ SITE_COLUMNS = ("site_id", "operator", "band", "radius_m", "commissioned", "lon"
 
 #: Values accepted by ``read_sites(fmt=...)``.
 FORMATS = ("csv", "opencellid", "geojson", "gpkg", "shp", "parquet")
+
+_TABLE_CRS = "EPSG:4326"  # attrs["crs"] of a site table: lon/lat are WGS-84 degrees
 
 #: gNB-ID length (bits of the 36-bit NR cell identity) used when an operator
 #: has none given. 3GPP allows 22..32 bits per network; the operators publish
@@ -582,11 +593,11 @@ def _all_distinct(values: pd.Series) -> bool:
 
 
 def _release_arrow_memory() -> None:
-    """Hand Arrow's freed buffers back to the system before the points are built.
+    """Hand Arrow's freed buffers back to the system.
 
     Arrow's allocator keeps freed memory for reuse; after parsing millions of
-    sites that is hundreds of MB, which would otherwise add to the peak while
-    the Point objects are made.
+    sites that is hundreds of MB, which would otherwise stay resident while the
+    Point objects are made and through every later stage of an analysis.
     """
     import pyarrow as pa
 
@@ -849,7 +860,8 @@ def read_sites(
     radios=("NR",),
     gnb_id_bits=None,
     layer: str | None = None,
-) -> gpd.GeoDataFrame:
+    points: bool = True,
+) -> gpd.GeoDataFrame | pd.DataFrame:
     """Read a sites layer (CSV, OpenCelliD, GeoJSON, GPKG, Shapefile, GeoParquet).
 
     Parameters
@@ -868,13 +880,18 @@ def read_sites(
         per operator; default :data:`DEFAULT_GNB_ID_BITS` (24).
     layer : str, optional
         Layer of a multi-layer GeoPackage (default: its only point layer).
+    points : bool, default True
+        Build a point geometry per site. False returns a site table (the same
+        columns without ``geometry``, ``attrs["crs"] = "EPSG:4326"``), which
+        every analysis accepts: faster and far smaller for millions of sites.
 
     Returns
     -------
-    geopandas.GeoDataFrame
+    geopandas.GeoDataFrame or pandas.DataFrame
         The Sites contract (``docs/CONTRACTS.md``): RangeIndex, columns
         ``site_id, operator, band, radius_m, commissioned, lon, lat,
-        geometry`` in EPSG:4326. ``attrs``: ``source`` (file name),
+        geometry`` in EPSG:4326 (no ``geometry`` with ``points=False``).
+        ``attrs``: ``source`` (file name),
         ``synthetic`` (bool), ``coords`` (the input system); OpenCelliD adds
         ``skipped`` (``{"mcc": rows of other MCCs, "radio": rows of other
         radios}``) and ``cells`` (cells grouped into the base stations).
@@ -932,10 +949,17 @@ def read_sites(
         columns["lon"], columns["lat"] = to_wgs84(columns["lon"], columns["lat"], coords)
         geometry = None
     out = sites_from_arrays(
-        **columns, source=source, synthetic=attrs["synthetic"], geometry=geometry
+        **columns, source=source, synthetic=attrs["synthetic"], geometry=geometry, points=points
     )
+    del columns
+    _release_arrow_memory()  # the parsing's leftovers: ≈ 200 MB for millions of sites
     out.attrs.update(attrs)
     return out
+
+
+def _category(values) -> pd.Series:
+    """Strings as a categorical column (categories of dtype ``str``, missing kept)."""
+    return pd.Series(values, dtype="str").reset_index(drop=True).astype("category")
 
 
 def sites_from_arrays(
@@ -950,7 +974,8 @@ def sites_from_arrays(
     source: str,
     synthetic: bool,
     geometry=None,
-) -> gpd.GeoDataFrame:
+    points: bool = True,
+) -> gpd.GeoDataFrame | pd.DataFrame:
     """Build a Sites layer (the contract) from validated column arrays.
 
     Parameters
@@ -970,17 +995,21 @@ def sites_from_arrays(
     geometry : geopandas.GeoSeries, optional
         The same points as ``lon``/``lat`` in EPSG:4326, when already built
         (saves building millions of points twice); default built from them.
+    points : bool, default True
+        False: return the site table (no ``geometry``; see :func:`read_sites`).
 
     Returns
     -------
-    geopandas.GeoDataFrame
-        RangeIndex, columns :data:`SITE_COLUMNS` + ``geometry``, EPSG:4326.
+    geopandas.GeoDataFrame or pandas.DataFrame
+        RangeIndex, columns :data:`SITE_COLUMNS` + ``geometry``, EPSG:4326
+        (a site table without ``geometry`` when ``points`` is False).
     """
     frame = pd.DataFrame(
         {
             "site_id": pd.Series(site_id, dtype="str").reset_index(drop=True),
-            "operator": pd.Series(operator, dtype="str").reset_index(drop=True),
-            "band": pd.Series(band, dtype="str").reset_index(drop=True),
+            # a few distinct names over millions of sites: categories, not a string each
+            "operator": _category(operator),
+            "band": _category(band),
             "radius_m": np.asarray(radius_m, dtype="float64"),
             "commissioned": pd.Series(commissioned).to_numpy(dtype="datetime64[ns]"),
             "lon": np.asarray(lon, dtype="float64"),
@@ -988,12 +1017,55 @@ def sites_from_arrays(
         },
         copy=False,  # millions of national sites: no consolidated copy of the columns
     )
+    if not points:
+        frame.attrs.update({"source": source, "synthetic": bool(synthetic), "crs": _TABLE_CRS})
+        return frame
     if geometry is None:
         geometry = gpd.points_from_xy(frame["lon"], frame["lat"], crs="EPSG:4326")
     else:
         geometry = gpd.GeoSeries(geometry).set_crs("EPSG:4326", allow_override=True).values
     out = gpd.GeoDataFrame(frame, geometry=geometry, crs="EPSG:4326", copy=False)
     out.attrs.update({"source": source, "synthetic": bool(synthetic)})
+    return out
+
+
+def site_points(sites) -> gpd.GeoDataFrame:
+    """The sites as a GeoDataFrame of points in EPSG:4326 (for maps and GIS exports).
+
+    Parameters
+    ----------
+    sites : pandas.DataFrame or geopandas.GeoDataFrame
+        A site table (``read_sites(..., points=False)``) or a Sites layer, which
+        is returned as it is.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The same rows and columns plus ``geometry`` built from ``lon``/``lat``;
+        ``attrs`` kept (without ``crs``, which the GeoDataFrame carries).
+
+    Raises
+    ------
+    CRSError
+        A table whose ``attrs["crs"]`` is missing or not EPSG:4326.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"site_id": ["A"], "lon": [118.8], "lat": [32.1]})
+    >>> table.attrs["crs"] = "EPSG:4326"
+    >>> site_points(table).geometry.iloc[0].wkt
+    'POINT (118.8 32.1)'
+    """
+    if isinstance(sites, gpd.GeoDataFrame):
+        return sites
+    if not is_site_table(sites):
+        raise DataError("sites: expected a Sites layer or a table with lon and lat columns")
+    table_crs(sites, sites.attrs.get("source", "sites"))
+    attrs = {k: v for k, v in sites.attrs.items() if k != "crs"}
+    geometry = gpd.points_from_xy(sites["lon"], sites["lat"], crs="EPSG:4326")
+    out = gpd.GeoDataFrame(sites, geometry=geometry, crs="EPSG:4326")
+    out.attrs = attrs
     return out
 
 
@@ -1008,8 +1080,8 @@ def write_sites(sites: gpd.GeoDataFrame, path, *, compression_level: int | None 
 
     Parameters
     ----------
-    sites : geopandas.GeoDataFrame
-        A Sites layer (as :func:`read_sites` returns).
+    sites : geopandas.GeoDataFrame or pandas.DataFrame
+        A Sites layer or site table (as :func:`read_sites` returns).
     path : str or os.PathLike
         ``.parquet``/``.geoparquet``, ``.gpkg`` or ``.csv``.
     compression_level : int, optional
@@ -1038,6 +1110,7 @@ def write_sites(sites: gpd.GeoDataFrame, path, *, compression_level: int | None 
         table["commissioned"] = table["commissioned"].dt.strftime("%Y-%m-%d")
         table.to_csv(path, index=False, encoding="utf-8")
         return path
+    sites = site_points(sites)
     body = gpd.GeoDataFrame(
         sites[[c for c in SITE_COLUMNS if c not in ("lon", "lat")]],
         geometry=sites.geometry,

@@ -26,6 +26,8 @@ import shapely
 from affine import Affine
 from scipy import ndimage
 
+from .project import is_site_table, points_xy, require_crs
+
 __all__ = ["assign_zones", "locate"]
 
 # Below this many points the label grid costs more than it saves.
@@ -153,8 +155,9 @@ def assign_zones(sites, zones) -> pd.Series:
 
     Parameters
     ----------
-    sites : geopandas.GeoDataFrame
-        Point sites in the same CRS as ``zones``.
+    sites : geopandas.GeoDataFrame or pandas.DataFrame
+        Point sites in the same CRS as ``zones``, or a site table (``lon``/``lat``
+        in WGS-84, transformed to the zones' CRS).
     zones : geopandas.GeoDataFrame
         Polygon zones indexed by adcode.
 
@@ -163,7 +166,11 @@ def assign_zones(sites, zones) -> pd.Series:
     pandas.Series
         Named ``"adcode"`` (nullable Int64), aligned to ``sites.index``.
     """
-    if len(sites):
+    if len(sites) and is_site_table(sites):
+        # lon/lat columns (WGS-84) into the zones' CRS: no geometry to unpack
+        require_crs(zones, "zones")
+        pos = locate(*points_xy(sites, zones.crs, sites.attrs.get("source", "sites")), zones)
+    elif len(sites):
         xy = shapely.get_coordinates(sites.geometry.values)
         pos = locate(xy[:, 0], xy[:, 1], zones)
     else:

@@ -492,4 +492,7 @@ def test_property_merged_edges_are_the_sorted_distinct_union(static, extra):
     static = np.unique(np.asarray(static, dtype="float64") / 4)
     extra = np.asarray(extra, dtype="float64") / 4
     expected = np.unique(np.concatenate([static, extra]))
-    assert _merged_edges(static, extra).tolist() == expected.tolist()
+    merged, owner = _merged_edges(static, extra)
+    assert merged.tolist() == expected.tolist()
+    # the last static edge at or before each merged edge (-1 before the first)
+    assert owner.tolist() == (np.searchsorted(static, merged, side="right") - 1).tolist()

@@ -319,6 +319,22 @@ def test_build_report_sites_hexagons_and_few_sites():
     assert no_sites.site_hex is None and no_sites.sites_few is None
 
 
+def test_build_report_site_table_like_points():
+    parts = report_parts(n_sites=40)
+    wgs = parts["sites"].to_crs(4326)
+    table = pd.DataFrame(wgs.drop(columns="geometry"))
+    table["lon"], table["lat"] = wgs.geometry.x.to_numpy(), wgs.geometry.y.to_numpy()
+    table.attrs = {"synthetic": True, "crs": "EPSG:4326"}
+    a = build_report(**parts)
+    b = build_report(**{**parts, "sites": table})
+    assert b.site_hex["stations"].tolist() == a.site_hex["stations"].tolist()
+    assert list(b.sites_few.columns) == ["site_id", "operator", "band", "geometry"]
+    assert b.sites_few.crs.to_epsg() == 4326
+    assert shapely.equals_exact(
+        b.sites_few.geometry.values, a.sites_few.geometry.values, tolerance=1e-9
+    ).all()
+
+
 def test_build_report_infers_synthetic_and_schematic_provenance():
     report = build_report(**report_parts())
     kinds = {p.input: p.kind for p in report.provenance}
