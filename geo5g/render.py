@@ -338,7 +338,61 @@ def layer_infos(report: Report) -> list[LayerInfo]:
     return infos
 
 
-class _DataLayer(folium.map.Layer):
+class _Fragment(Element):
+    """A finished piece of HTML put into the page as it is, never compiled as a template.
+
+    branca's ``Element(text)`` compiles ``text`` as Jinja2 source, so a city or file
+    name holding ``{{ … }}`` would be evaluated on the machine that builds the page.
+    Here the template is fixed and the text is one of its values: Jinja2 inserts
+    values without reading them (autoescape is off, so the already escaped HTML is
+    kept as it is).
+    """
+
+    _template = Template("{{ this.fragment }}")
+
+    def __init__(self, fragment: str):
+        super().__init__()
+        self._name = "Geo5gFragment"
+        self.fragment = fragment
+
+
+class _ValuesOnly(MacroElement):
+    """Render a MacroElement's macros into the page without compiling their output again.
+
+    branca's ``MacroElement.render`` wraps the text each macro produced in
+    ``Element(text)``, which compiles that text as a *new* Jinja2 template: any data
+    the macro inserted (a layer's GeoJSON with city names, a tile URL, an attribution)
+    would then be evaluated as template code. Here the produced text goes into the page
+    through :class:`_Fragment` (a fixed template), so data stays data.
+    """
+
+    # Placed right before MacroElement in the method order of the classes below
+    # (``class X(folium.Layer, _ValuesOnly)``), so that folium's own ``render``
+    # (adding the layer to the map, listing the layers) still runs first.
+    def render(self, **kwargs):
+        figure = self.get_root()
+        module = self._template.module.__dict__
+        for part, target in (
+            ("header", figure.header),
+            ("html", figure.html),
+            ("script", figure.script),
+        ):
+            macro = module.get(part)
+            if macro is not None:
+                target.add_child(_Fragment(macro(self, kwargs)), name=self.get_name())
+        for element in self._children.values():
+            element.render(**kwargs)
+
+
+class _TileLayer(folium.TileLayer, _ValuesOnly):
+    """folium's TileLayer; its URL and attribution are data (see :class:`_ValuesOnly`)."""
+
+
+class _LayerControl(folium.LayerControl, _ValuesOnly):
+    """folium's LayerControl; the layer names are data (see :class:`_ValuesOnly`)."""
+
+
+class _DataLayer(folium.map.Layer, _ValuesOnly):
     """A Leaflet layer built in the page by report.js from embedded data."""
 
     _template = Template(
@@ -360,7 +414,7 @@ class _DataLayer(folium.map.Layer):
         self.spec_json = _script_json(spec)
 
 
-class _Finish(MacroElement):
+class _Finish(_ValuesOnly):
     """Legend, attribution prefix and the page's ready flag (after all layers)."""
 
     _template = Template(
@@ -927,13 +981,13 @@ def build_map(
     page = m.get_root()
     page.title = escape(report.title)
     head = page.header
-    head.add_child(Element(f"<style>{leaflet_css}</style>"), name="leaflet_css")
-    head.add_child(Element(f"<style>{_own_asset('report.css')}</style>"), name="geo5g_css")
-    head.add_child(Element(f"<script>{leaflet_js}</script>"), name="leaflet_js")
-    head.add_child(Element(f"<script>{_own_asset('report.js')}</script>"), name="geo5g_js")
+    head.add_child(_Fragment(f"<style>{leaflet_css}</style>"), name="leaflet_css")
+    head.add_child(_Fragment(f"<style>{_own_asset('report.css')}</style>"), name="geo5g_css")
+    head.add_child(_Fragment(f"<script>{leaflet_js}</script>"), name="leaflet_js")
+    head.add_child(_Fragment(f"<script>{_own_asset('report.js')}</script>"), name="geo5g_js")
 
     if tiles is not None:
-        folium.TileLayer(
+        _TileLayer(
             tiles=tiles,
             attr=escape(tiles_attribution or "Basemap tiles"),
             name="Basemap",
@@ -946,10 +1000,10 @@ def build_map(
     for info in infos:
         data_json, spec = _layer_data(report, info, tolerance)
         _DataLayer(info, data_json, spec).add_to(m)
-    folium.LayerControl(position="topright", collapsed=False).add_to(m)
+    _LayerControl(position="topright", collapsed=False).add_to(m)
     _Finish(_legend_html(report, infos)).add_to(m)
     m.fit_bounds(bounds, padding=(10, 10))
-    page.html.add_child(Element(_panel_html(report, version)), name="geo5g_panel")
+    page.html.add_child(_Fragment(_panel_html(report, version)), name="geo5g_panel")
     return m
 
 
