@@ -137,11 +137,12 @@ def geo5g_side(args, work) -> None:
     from geo5g.coverage import BandTableModel, load_settings, point_xy, site_environment
     from geo5g.density import density_by_operator, density_table
     from geo5g.facilities import port_coverage, summarise_ports
+    from geo5g.outputs import write_report
     from geo5g.plans import compare, default_plan, load_plan
     from geo5g.popcover import covered_population
     from geo5g.population import census_population, read_census
     from geo5g.project import metric_crs, metric_xy, to_metric
-    from geo5g.report import build_report, write_report
+    from geo5g.report import build_report
     from geo5g.roads import read_ports, read_roads, read_rsu
     from geo5g.sites import read_sites
     from geo5g.zones import assign_zones

@@ -50,7 +50,7 @@ __all__ = [
 
 
 def write_report(report, out_dir, **kwargs):
-    """Write a report (see :func:`geo5g.report.write_report`); imports folium lazily."""
-    from .report import write_report as _write
+    """Write a report (see :func:`geo5g.outputs.write_report`); imports folium lazily."""
+    from .outputs import write_report as _write
 
     return _write(report, out_dir, **kwargs)

@@ -97,7 +97,7 @@ def _emit(df: pd.DataFrame, fmt: str, out, extra: dict | None = None) -> None:
     if out is None:
         click.echo(text, nl=False)
     else:
-        from .io import write_text_atomic
+        from .outputs import write_text_atomic
 
         write_text_atomic(out, text)
 
@@ -346,7 +346,7 @@ def _note_labelled(obj, sources) -> None:
 
 
 def _write_tables(out, layers: dict, obj) -> None:
-    from .roads import write_layers
+    from .outputs import write_layers
 
     for path in write_layers(out, layers):
         obj.info(f"wrote {path}")
@@ -511,7 +511,7 @@ def report_cmd(obj, province, plan, sites, coords, roads, ports, rsu, poi, popul
 
     from .analysis import analyse_report
     from .boundaries import resolve_province
-    from .report import write_report
+    from .outputs import write_report
 
     provinces = resolve_province(province)
     if out is None:

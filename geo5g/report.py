@@ -1,55 +1,40 @@
 """The coverage report: finished results in one frozen object, written atomically.
 
-The CLI's ``report`` command computes the metrics (density, corridors,
-facilities), compares them with the plan (:func:`geo5g.plans.compare`), then
-calls :func:`build_report` to assemble a :class:`Report` and
-:func:`write_report` to write it::
+The pipeline computes the metrics (density, corridors, facilities), compares
+them with the plan (:func:`geo5g.plans.compare`), then calls :func:`build_report`
+to assemble a :class:`Report`; :func:`geo5g.outputs.write_report` writes it::
 
     report = build_report(title="江苏省 5G coverage", plan=plan_summary,
                           cities=cities, city_density=density, scorecard=card,
                           sites=sites, roads_covered=covered, roads_gaps=gaps,
                           ports=ports, provenance=[...])
-    paths = write_report(report, "maps/jiangsu", tiles=None, progress=print)
-
-The output folder then holds ``index.html`` (one self-contained page that
-opens offline: map, layer control, legend, scorecard, provenance),
-``scorecard.csv``, ``cities.csv``, ``counties.csv`` (when there are counties)
-and ``coverage.gpkg``. Everything is written into a temporary folder beside
-the output folder first and moved into place only when all of it has been
-written, so a failed run leaves the previous output as it was.
+    paths = geo5g.outputs.write_report(report, "maps/jiangsu", tiles=None, progress=print)
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
-import os
-import shutil
-import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
-from .errors import DataError, InputError
+from .errors import DataError
 from .hexbin import hexbin
 from .project import is_site_table, require_crs, to_wgs84
 from .sites import site_points
 
 __all__ = [
     "DENSITY_COLUMNS",
-    "OUTPUT_FILES",
     "PROVENANCE_KINDS",
     "SCORECARD_COLUMNS",
     "PlanSummary",
     "Provenance",
     "Report",
     "build_report",
-    "write_report",
 ]
 
 #: Columns of the density table (``geo5g.density``) joined onto the zones.
@@ -82,15 +67,6 @@ SCORECARD_COLUMNS = (
 #: standing in for surveyed geometry, model settings. Other words are shown as
 #: given; "synthetic" and "schematic" also label the layers built on them.
 PROVENANCE_KINDS = ("real", "synthetic", "schematic", "settings")
-
-#: Every file :func:`write_report` may write into the output folder.
-OUTPUT_FILES = {
-    "html": "index.html",
-    "scorecard": "scorecard.csv",
-    "cities": "cities.csv",
-    "counties": "counties.csv",
-    "gpkg": "coverage.gpkg",
-}
 
 _ROAD_COLUMNS = ("ref", "name", "city_adcode", "length_m")
 _PORT_COLUMNS = ("name", "covered")
@@ -511,144 +487,3 @@ def build_report(
         notes=tuple(str(n) for n in notes),
         run_date=run_date or _dt.date.today(),
     )
-
-
-# --------------------------------------------------------------------------- write
-
-
-def _write_csv(frame: pd.DataFrame, path: Path, *, index: bool) -> None:
-    # utf-8-sig: Excel (what planners open CSVs with) then shows Chinese names.
-    frame.to_csv(path, index=index, encoding="utf-8-sig")
-
-
-def _table(zones: gpd.GeoDataFrame) -> pd.DataFrame:
-    return pd.DataFrame(zones.drop(columns="geometry"))
-
-
-def _gpkg_layers(report: Report) -> dict[str, gpd.GeoDataFrame]:
-    layers = {
-        "cities": report.zones,
-        "counties": report.counties,
-        "covered": report.roads_covered,
-        "gaps": report.roads_gaps,
-        "rsu": report.rsu_stretches,
-        "ports": report.ports,
-        "site_density": report.site_hex,
-    }
-    return {name: layer for name, layer in layers.items() if layer is not None and len(layer)}
-
-
-def _write_gpkg(report: Report, path: Path) -> None:
-    for name, layer in _gpkg_layers(report).items():
-        layer = to_wgs84(layer, name)
-        types = set(layer.geom_type.dropna().unique())
-        # A GeoPackage layer has one geometry type: promote mixed single/multi.
-        promote = len(types) > 1
-        layer.to_file(path, layer=name, driver="GPKG", promote_to_multi=promote)
-
-
-def _replace_into(tmp: Path, out_dir: Path, written: dict[str, Path]) -> dict[str, Path]:
-    """Move finished files from ``tmp`` into ``out_dir``; index.html last."""
-    if not out_dir.exists():
-        os.replace(tmp, out_dir)  # one atomic rename of the whole folder
-        return {key: out_dir / p.name for key, p in written.items()}
-    if not out_dir.is_dir():
-        raise InputError(f"output {out_dir} exists and is not a folder; choose another --out")
-    order = sorted(written, key=lambda key: key == "html")
-    for key in order:
-        os.replace(written[key], out_dir / written[key].name)
-    # Files of an earlier run that this run does not produce would mislead.
-    for key, name in OUTPUT_FILES.items():
-        if key not in written:
-            with contextlib.suppress(FileNotFoundError):
-                (out_dir / name).unlink()
-    shutil.rmtree(tmp, ignore_errors=True)
-    return {key: out_dir / p.name for key, p in written.items()}
-
-
-def write_report(
-    report: Report,
-    out_dir: str | os.PathLike,
-    *,
-    tiles: str | None = None,
-    tiles_attribution: str | None = None,
-    progress: Callable[[str], object] | None = None,
-) -> dict[str, Path]:
-    """Write the page, the tables and the GeoPackage into ``out_dir``, atomically.
-
-    Parameters
-    ----------
-    report : Report
-        From :func:`build_report`.
-    out_dir : path-like
-        Output folder; created (with parents) if missing. Files of an earlier
-        report in it are replaced; other files are left alone.
-    tiles : str, optional
-        XYZ tile URL template of an (intranet) tile server, e.g.
-        ``"https://tiles.example/{z}/{x}/{y}.png"``; without it the map has
-        a plain background with boundaries and needs no network at all.
-    tiles_attribution : str, optional
-        Attribution shown for ``tiles`` (plain text).
-    progress : callable, optional
-        Called with the name of each stage as it starts (the CLI decides
-        whether and how to show it).
-
-    Returns
-    -------
-    dict of str to pathlib.Path
-        Keys of :data:`OUTPUT_FILES` that were written (``"counties"`` only
-        when the report has counties) mapped to their final paths.
-
-    Raises
-    ------
-    InputError
-        If ``out_dir`` is an existing file or cannot be written.
-    DataError
-        If ``tiles`` is not an XYZ URL template.
-    """
-    from .render import render_html  # render imports folium; keep report light
-
-    step = progress or (lambda stage: None)
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputError(f"output {out_dir} exists and is not a folder; choose another --out")
-    try:
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-        # mkdtemp makes a private (0700) folder; the report folder it becomes
-        # should have the usual permissions.
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp.chmod(0o777 & ~umask)
-    except OSError as err:
-        raise InputError(f"cannot write into {out_dir.parent}: {err.strerror or err}") from err
-
-    try:
-        written: dict[str, Path] = {}
-        step("rendering the map")
-        html = render_html(report, tiles=tiles, tiles_attribution=tiles_attribution)
-        written["html"] = tmp / OUTPUT_FILES["html"]
-        written["html"].write_text(html, encoding="utf-8")
-
-        step("writing tables")
-        written["scorecard"] = tmp / OUTPUT_FILES["scorecard"]
-        _write_csv(report.scorecard, written["scorecard"], index=False)
-        written["cities"] = tmp / OUTPUT_FILES["cities"]
-        _write_csv(_table(report.zones), written["cities"], index=True)
-        if report.counties is not None:
-            written["counties"] = tmp / OUTPUT_FILES["counties"]
-            _write_csv(_table(report.counties), written["counties"], index=True)
-
-        if _gpkg_layers(report):
-            step("writing the GeoPackage")
-            written["gpkg"] = tmp / OUTPUT_FILES["gpkg"]
-            _write_gpkg(report, written["gpkg"])
-
-        step("moving the report into place")
-        return _replace_into(tmp, out_dir, written)
-    except InputError:
-        raise
-    except OSError as err:
-        raise InputError(f"cannot write the report into {out_dir}: {err}") from err
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)

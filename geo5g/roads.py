@@ -35,7 +35,6 @@ from pyogrio.errors import DataLayerError, DataSourceError
 from ._paths import data_dir
 from .coords import COORDINATE_SYSTEMS, to_wgs84
 from .errors import DataError, InputError
-from .io import atomic_path
 from .project import WGS84, require_crs
 
 __all__ = [
@@ -46,7 +45,6 @@ __all__ = [
     "read_ports",
     "read_roads",
     "read_rsu",
-    "write_layers",
 ]
 
 #: OSM ``highway`` values kept from ``.osm.pbf`` extracts (expressways and their ramps).
@@ -380,64 +378,3 @@ def read_demo_ports(province: str) -> gpd.GeoDataFrame:
 def read_demo_rsu(province: str) -> gpd.GeoDataFrame:
     """The bundled synthetic RSU deployment of ``"jiangsu"`` (``synthetic`` True)."""
     return read_rsu(_demo(province, "rsu", "{}_rsu_SYNTHETIC.geojson"))
-
-
-# ---------------------------------------------------------------------------- writing
-
-_DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON", ".csv": "CSV"}
-
-
-def _as_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Index (adcode, ref) becomes a column; nothing else changes."""
-    if not isinstance(df.index, pd.RangeIndex) or df.index.name is not None:
-        df = df.reset_index()
-    return df
-
-
-def write_layers(path, layers: dict) -> list[Path]:
-    """Write named layers to GeoPackage, GeoJSON or CSV, atomically.
-
-    Parameters
-    ----------
-    path : str or pathlib.Path
-        ``*.gpkg`` holds every layer in one file (tables without geometry become
-        attribute tables). ``*.geojson`` and ``*.csv`` hold one layer each: with one
-        layer it goes to ``path``; with several, layer ``L`` goes to
-        ``<stem>_L<suffix>`` beside it. GeoJSON is written in WGS-84 (RFC 7946);
-        CSV carries geometry as WKT in a ``wkt`` column.
-    layers : dict of str → GeoDataFrame or DataFrame
-        Layer name → data. A DataFrame with a named index (adcode, ref) keeps it as
-        a column.
-
-    Returns
-    -------
-    list of pathlib.Path
-        The files written.
-    """
-    path = Path(path)
-    driver = _DRIVERS.get(path.suffix.lower())
-    if driver is None:
-        raise InputError(f"{path.name}: unknown output format; use .gpkg, .geojson or .csv")
-    if not layers:
-        raise DataError(f"{path.name}: nothing to write (no layers)")
-    if driver == "GPKG":
-        with atomic_path(path) as tmp:
-            for layer, df in layers.items():
-                pyogrio.write_dataframe(_as_table(df), tmp, layer=layer, driver="GPKG")
-        return [path]
-    written = []
-    for layer, df in layers.items():
-        target = path if len(layers) == 1 else path.with_name(f"{path.stem}_{layer}{path.suffix}")
-        df = _as_table(df)
-        with atomic_path(target) as tmp:
-            if driver == "CSV":
-                if isinstance(df, gpd.GeoDataFrame):
-                    geom = df.geometry.name
-                    df = pd.DataFrame(df.drop(columns=geom)).assign(wkt=df.geometry.to_wkt())
-                df.to_csv(tmp, index=False)
-            else:
-                if isinstance(df, gpd.GeoDataFrame) and df.crs is not None:
-                    df = df.to_crs(WGS84)
-                pyogrio.write_dataframe(df, tmp, layer=layer, driver="GeoJSON")
-        written.append(target)
-    return written

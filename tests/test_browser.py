@@ -21,8 +21,9 @@ import pytest
 import shapely
 from test_report import IMG_PORT, SCRIPT_CITY, report_parts
 
+from geo5g.outputs import write_report
 from geo5g.render import layer_infos
-from geo5g.report import DENSITY_COLUMNS, PlanSummary, build_report, write_report
+from geo5g.report import DENSITY_COLUMNS, PlanSummary, build_report
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [

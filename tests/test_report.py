@@ -9,28 +9,23 @@ stretch, three ports, a five-target scorecard.
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
 import pytest
 import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geo5g import report as report_mod
-from geo5g.errors import CRSError, DataError, InputError
+from geo5g.errors import CRSError, DataError
 from geo5g.hexbin import HEX_SIZES_M, auto_hex_size, hex_axial, hexbin
 from geo5g.report import (
     DENSITY_COLUMNS,
-    OUTPUT_FILES,
     SCORECARD_COLUMNS,
     PlanSummary,
     Provenance,
     build_report,
-    write_report,
 )
 
 UTM50 = "EPSG:32650"
@@ -431,120 +426,3 @@ def test_optional_layers_may_be_absent():
         assert getattr(report, name) is None
     assert report.provenance == ()
     assert report.run_date == dt.date.today()
-
-
-# ------------------------------------------------------------------ write_report
-
-
-@pytest.fixture(scope="module")
-def tiny_report():
-    return build_report(**report_parts())
-
-
-def test_write_report_files_and_tables(tmp_path, tiny_report):
-    stages = []
-    paths = write_report(tiny_report, tmp_path / "out", progress=stages.append)
-    assert set(paths) == set(OUTPUT_FILES)
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(OUTPUT_FILES.values())
-    assert stages == [
-        "rendering the map",
-        "writing tables",
-        "writing the GeoPackage",
-        "moving the report into place",
-    ]
-    # only the output folder is left in the parent (no temporary folder)
-    assert [p.name for p in tmp_path.iterdir()] == ["out"]
-
-    card = pd.read_csv(paths["scorecard"], encoding="utf-8-sig")
-    assert card["target_id"].tolist() == tiny_report.scorecard["target_id"].tolist()
-    np.testing.assert_allclose(card["measured"], tiny_report.scorecard["measured"])
-    cities = pd.read_csv(paths["cities"], encoding="utf-8-sig", index_col="adcode")
-    assert cities.index.tolist() == tiny_report.zones.index.tolist()
-    assert list(cities.columns) == list(DENSITY_COLUMNS)
-    assert cities.loc[320300, "name_zh"] == SCRIPT_CITY  # data files keep names as they are
-    np.testing.assert_allclose(cities["per_10k"], tiny_report.zones["per_10k"])
-    assert cities["shortfall"].tolist() == [0, 400, 0, 0]
-    assert paths["cities"].read_bytes().startswith(b"\xef\xbb\xbf")  # BOM: Excel reads UTF-8
-
-
-def test_write_report_geopackage_is_valid(tmp_path, tiny_report):
-    paths = write_report(tiny_report, tmp_path / "out")
-    layers = dict(pyogrio.list_layers(paths["gpkg"]))
-    assert set(layers) == {
-        "cities",
-        "counties",
-        "covered",
-        "gaps",
-        "rsu",
-        "ports",
-        "site_density",
-    }
-    cities = gpd.read_file(paths["gpkg"], layer="cities")
-    assert cities.crs.to_epsg() == 4326
-    assert cities["adcode"].tolist() == tiny_report.zones.index.tolist()
-    np.testing.assert_allclose(cities["per_10k"], tiny_report.zones["per_10k"])
-    gaps = gpd.read_file(paths["gpkg"], layer="gaps")
-    assert gaps["length_m"].sum() == 5_000.0
-    hexes = gpd.read_file(paths["gpkg"], layer="site_density")
-    assert hexes["stations"].sum() == 40
-
-
-def test_write_report_failure_leaves_previous_output(tmp_path, tiny_report, monkeypatch):
-    out = tmp_path / "out"
-    write_report(tiny_report, out)
-    (out / "notes.txt").write_text("mine")
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
-
-    def broken(report, path):
-        path.write_bytes(b"half a GeoPackage")
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(report_mod, "_write_gpkg", broken)
-    changed = build_report(**{**report_parts(), "title": "a newer title"})
-    with pytest.raises(InputError, match="No space left on device"):
-        write_report(changed, out)
-    after = {p.name: p.read_bytes() for p in out.iterdir()}
-    assert after == before
-    assert [p.name for p in tmp_path.iterdir()] == ["out"]
-
-
-def test_write_report_failure_on_first_run_leaves_nothing(tmp_path, tiny_report, monkeypatch):
-    def broken(*args, **kwargs):
-        raise RuntimeError("renderer crashed")
-
-    monkeypatch.setattr("geo5g.render.render_html", broken)
-    with pytest.raises(RuntimeError, match="renderer crashed"):
-        write_report(tiny_report, tmp_path / "out")
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_write_report_replaces_and_removes_stale_outputs(tmp_path, tiny_report):
-    out = tmp_path / "out"
-    write_report(tiny_report, out)
-    (out / "screenshot.png").write_bytes(b"png")
-    parts = report_parts()
-    no_counties = build_report(
-        **{**parts, "counties": None, "county_density": None, "title": "second run"}
-    )
-    paths = write_report(no_counties, out)
-    assert "counties" not in paths
-    assert not (out / "counties.csv").exists()  # stale output of the first run
-    assert (out / "screenshot.png").read_bytes() == b"png"  # not ours: kept
-    assert "second run" in (out / "index.html").read_text(encoding="utf-8")
-
-
-def test_write_report_refuses_a_file_as_folder(tmp_path, tiny_report):
-    target = tmp_path / "out"
-    target.write_text("a file")
-    with pytest.raises(InputError, match="not a folder"):
-        write_report(tiny_report, target)
-
-
-def test_write_report_creates_parents(tmp_path, tiny_report):
-    paths = write_report(tiny_report, tmp_path / "maps" / "jiangsu")
-    assert paths["html"] == tmp_path / "maps" / "jiangsu" / "index.html"
-    assert paths["html"].stat().st_size > 0
-    umask = os.umask(0)
-    os.umask(umask)
-    mode = (tmp_path / "maps" / "jiangsu").stat().st_mode & 0o777
-    assert mode == 0o777 & ~umask  # not the temporary folder's private 0700

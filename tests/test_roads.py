@@ -1,4 +1,4 @@
-"""Tests for geo5g.roads: road, port and RSU readers (incl. OSM PBF) and write_layers."""
+"""Tests for geo5g.roads: road, port and RSU readers (incl. OSM PBF) ."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
-import pyogrio
 import pytest
 from shapely import LineString, Point, box
 
@@ -20,7 +18,6 @@ from geo5g.roads import (
     read_ports,
     read_roads,
     read_rsu,
-    write_layers,
 )
 
 HERE = Path(__file__).parent / "data" / "roads"
@@ -248,50 +245,6 @@ def test_demo_rsu_and_missing_provinces():
 
 
 # ------------------------------------------------------------------ writing
-
-
-def _outputs():
-    gaps = gpd.GeoDataFrame(
-        {"ref": ["G2"], "length_m": [1234.5]},
-        geometry=[LineString([(500_000, 3_500_000), (501_234.5, 3_500_000)])],
-        crs="+proj=tmerc +lat_0=0 +lon_0=118 +k=1 +x_0=500000 +y_0=0 +datum=WGS84 +units=m",
-    )
-    by_city = pd.DataFrame(
-        {"length_km": [1.0], "gap_km": [0.5]}, index=pd.Index([320100], name="adcode")
-    )
-    return {"gaps": gaps, "by_city": by_city}
-
-
-def test_write_gpkg_layers(tmp_path):
-    out = tmp_path / "sub" / "gaps.gpkg"
-    assert write_layers(out, _outputs()) == [out]
-    layers = dict(pyogrio.list_layers(out))
-    assert layers == {"gaps": "LineString", "by_city": None}
-    table = pyogrio.read_dataframe(out, layer="by_city")
-    assert table["adcode"].tolist() == [320100]
-    back = gpd.read_file(out, layer="gaps")
-    assert back.crs is not None and back["length_m"].tolist() == [1234.5]
-    assert sorted(p.name for p in out.parent.iterdir()) == ["gaps.gpkg"]  # no temp files
-
-
-def test_write_geojson_and_csv(tmp_path):
-    one = write_layers(tmp_path / "gaps.geojson", {"gaps": _outputs()["gaps"]})
-    back = gpd.read_file(one[0])
-    assert back.crs.to_epsg() == 4326
-    assert back.geometry.iloc[0].coords[0] == pytest.approx((118.0, 31.6), abs=0.05)
-    many = write_layers(tmp_path / "out.csv", _outputs())
-    assert [p.name for p in many] == ["out_gaps.csv", "out_by_city.csv"]
-    gaps_csv = pd.read_csv(many[0])
-    assert gaps_csv["wkt"].iloc[0].startswith("LINESTRING")
-    assert pd.read_csv(many[1])["adcode"].tolist() == [320100]
-
-
-def test_write_refuses_unknown_formats_and_nothing(tmp_path):
-    with pytest.raises(InputError, match="unknown output format"):
-        write_layers(tmp_path / "x.kml", _outputs())
-    with pytest.raises(DataError, match="nothing to write"):
-        write_layers(tmp_path / "x.gpkg", {})
-    assert not any(tmp_path.iterdir())
 
 
 def test_pbf_without_expressways(tmp_path):
