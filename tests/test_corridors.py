@@ -12,19 +12,17 @@ from hypothesis import strategies as st
 from pyproj import CRS
 from shapely import LineString, MultiLineString, box
 
-from geo5g.corridors import (
+from geo5g.corridors import road_coverage, rsu_road_km, synthetic_rsu
+from geo5g.coverage import load_settings
+from geo5g.errors import CRSError, DataError
+from geo5g.lines import (
     RUN_COLUMNS,
     PreparedRoads,
     _merged_edges,
     cover_lines,
     prepare_roads,
-    road_coverage,
-    rsu_road_km,
     summarise,
-    synthetic_rsu,
 )
-from geo5g.coverage import load_settings
-from geo5g.errors import CRSError, DataError
 
 # A transverse Mercator centred on 118°E: the CRS metric_crs() picks for layers there.
 TM = CRS.from_proj4(

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from pyproj import CRS
 from shapely import LineString, box
 
-from geo5g import corridors
-from geo5g.corridors import (
+from geo5g import lines as corridors
+from geo5g.lines import (
     _covered_intervals,
     _duplicate_segments,
     _explode,

@@ -20,8 +20,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import geo5g.zones
-from geo5g.corridors import _duplicated, cover_lines
 from geo5g.facilities import port_coverage
+from geo5g.lines import _duplicated, cover_lines
 from geo5g.popcover import covered_population
 from geo5g.reference import (
     naive_coverage,
