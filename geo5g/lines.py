@@ -102,28 +102,51 @@ class _Lines:
     y: np.ndarray
     vline: np.ndarray  # line of each vertex
     g: np.ndarray  # global chainage of each vertex (strictly increasing)
+    gp: np.ndarray  # the same in projected units (equal to g when no scale is given)
 
 
-def _explode(geoms: np.ndarray) -> _Lines:
+def _explode(geoms: np.ndarray, scale=None, chain_offset=None) -> _Lines:
+    """Line parts of ``geoms`` as vertex arrays with their chainage in metres.
+
+    ``scale(x, y)`` is the point scale factor of the (conformal) projection the
+    coordinates are in: a segment's length is its projected length divided by the
+    factor at its midpoint (:meth:`geo5g.project.Zone.scale`); None means 1.
+    ``chain_offset`` (per feature) is added to every chainage of the feature (a feature
+    cut at zone edges continues its chainage from the part before).
+    """
     parts, feature = shapely.get_parts(geoms, return_index=True)
-    plen = shapely.length(parts)
-    # multi-part features: a part's chainage continues from the parts before it
-    offset = pd.Series(plen).groupby(feature).cumsum().to_numpy() - plen
-    keep = plen > 0
-    parts, feature, offset = parts[keep], feature[keep], offset[keep]
+    keep = shapely.length(parts) > 0
+    parts, feature = parts[keep], feature[keep]
     xy, vline = shapely.get_coordinates(parts, return_index=True)
     repeat = np.zeros(len(vline), dtype=bool)
     repeat[1:] = (vline[1:] == vline[:-1]) & (xy[1:] == xy[:-1]).all(axis=1)
     xy, vline = xy[~repeat], vline[~repeat]
     same = vline[1:] == vline[:-1]
-    step = np.r_[0.0, np.where(same, np.hypot(*(xy[1:] - xy[:-1]).T), 0.0)][: len(vline)]
-    cum = np.cumsum(step)
+    d = xy[1:] - xy[:-1]
+    projected = np.r_[0.0, np.where(same, np.hypot(*d.T), 0.0)][: len(vline)]
+    if scale is None:
+        step = projected
+    else:
+        mid = (xy[1:] + xy[:-1]) / 2
+        k = np.r_[1.0, np.asarray(scale(mid[:, 0], mid[:, 1]), dtype="float64")][: len(vline)]
+        step = projected / k
     first = np.flatnonzero(np.r_[True, ~same][: len(vline)])  # first vertex of each line
-    chain = cum - cum[first][vline]
-    length = chain[np.r_[first[1:] - 1, len(vline) - 1]] if len(first) else np.zeros(0)
-    base = np.r_[0.0, np.cumsum(length + _LINE_GAP)[:-1]] if len(first) else np.zeros(0)
-    g = chain + base[vline]
-    return _Lines(parts, feature, offset, length, base, xy[:, 0], xy[:, 1], vline, g)
+    last = np.r_[first[1:] - 1, len(vline) - 1] if len(first) else first
+
+    def global_chain(steps):
+        cum = np.cumsum(steps)
+        chain = cum - cum[first][vline]
+        length = chain[last] if len(first) else np.zeros(0)
+        base = np.r_[0.0, np.cumsum(length + _LINE_GAP)[:-1]] if len(first) else np.zeros(0)
+        return chain + base[vline], length, base
+
+    g, length, base = global_chain(step)
+    gp = g if scale is None else global_chain(projected)[0]
+    # multi-part features: a part's chainage continues from the parts before it
+    offset = pd.Series(length).groupby(feature).cumsum().to_numpy() - length
+    if chain_offset is not None:
+        offset = offset + np.asarray(chain_offset, dtype="float64")[feature]
+    return _Lines(parts, feature, offset, length, base, xy[:, 0], xy[:, 1], vline, g, gp)
 
 
 def _segments(lines: _Lines):
@@ -212,7 +235,7 @@ def _groups(net: PreparedRoads, span: float) -> _Groups:
     """The pieces grouped by line and by ``span`` metres of chainage (0: one piece a group)."""
     p, n = net.pieces, len(net.pieces.x)
     if span == 0:
-        return _Groups(None, None, p.length / 2, net.tree)
+        return _Groups(None, None, np.hypot(p.dx, p.dy) / 2, net.tree)
     cell = np.floor(p.g0 / span)  # lines are apart in the global chainage
     first = np.flatnonzero(np.r_[True, (p.line[1:] != p.line[:-1]) | (cell[1:] != cell[:-1])])
     del cell
@@ -358,7 +381,7 @@ def _covered_intervals(net: PreparedRoads, x, y, radius):
         if len(x) > len(p.x):
             # most of a country's sites are far from its roads: they never enter a KD-tree
             mx, my = p.x + p.dx / 2, p.y + p.dy / 2
-            near = sites_near(mx, my, x, y, radius.max() + p.length.max() / 2)
+            near = sites_near(mx, my, x, y, radius.max() + np.hypot(p.dx, p.dy).max() / 2)
         else:
             near = np.isfinite(x) & np.isfinite(y)  # a circle without a centre covers nothing
         x, y, radius = x[near], y[near], radius[near]
@@ -413,10 +436,16 @@ def _zone_intervals(lines: _Lines, zones: gpd.GeoDataFrame):
     keep = (shapely.get_type_id(sub) == 1) & (shapely.length(sub) > 0)
     sub, k = sub[keep], k[keep]
     # GEOS keeps the direction of the input line, so a piece runs forward from its start.
-    s0 = shapely.line_locate_point(lines.parts[li[k]], shapely.get_point(sub, 0))
-    g0 = s0 + lines.base[li[k]]
+    # Positions along the line are projected lengths: the vertices' two chainages
+    # (projected and true) convert them, piecewise linearly.
+    line = li[k]
+    s0 = shapely.line_locate_point(lines.parts[line], shapely.get_point(sub, 0))
+    base_p = lines.gp[np.searchsorted(lines.vline, np.arange(len(lines.parts)))]
+    p0 = s0 + base_p[line]
+    p1 = p0 + shapely.length(sub)
+    g0, g1 = np.interp(p0, lines.gp, lines.g), np.interp(p1, lines.gp, lines.g)
     order = np.argsort(g0, kind="stable")
-    return g0[order], (g0 + shapely.length(sub))[order], zi[k][order]
+    return g0[order], g1[order], zi[k][order]
 
 
 def _lookup(starts, ends, values, at, missing):
@@ -561,9 +590,10 @@ def _pieces_and_tree(lines: _Lines, piece_m: float) -> tuple[_Pieces, cKDTree | 
     return pieces, _piece_tree(pieces)
 
 
-def _prepare(roads: gpd.GeoDataFrame, zones, piece_m: float, crs=None) -> PreparedRoads:
+def _prepare(roads: gpd.GeoDataFrame, zones, piece_m: float, crs=None, scale=None) -> PreparedRoads:
     """:class:`PreparedRoads` of metric ``roads`` and ``zones`` (same CRS)."""
-    lines = _explode(roads.geometry.values)
+    offset = roads["chain_offset_m"].to_numpy("float64") if "chain_offset_m" in roads else None
+    lines = _explode(roads.geometry.values, scale, offset)
     zoned = zones is not None and len(lines.parts) > 0
     ref = roads["ref"].to_numpy(dtype=object)[lines.feature]  # per line
     # Three independent parts on all cores (GEOS, the KD-tree build and sorts release the
@@ -635,6 +665,7 @@ def prepare_roads(
     crs=None,
     *,
     piece_m: float = 500.0,
+    scale=None,
 ) -> PreparedRoads:
     """Prepare a road network once for several coverage measurements.
 
@@ -653,6 +684,12 @@ def prepare_roads(
         Metric CRS; default a transverse Mercator centred on the roads.
     piece_m : float
         Longest piece handed to the KD-tree search (any value gives the same answer).
+    scale : callable, optional
+        ``scale(x, y)``: the point scale factor of ``crs`` (a conformal projection) at
+        projected coordinates, e.g. :meth:`geo5g.project.Zone.scale`. Lengths and
+        chainages are then true metres (projected length / scale), and the circles
+        given to :func:`cover_lines` must be in projected units (reach × scale at the
+        centre). Default: lengths in the units of ``crs``.
 
     Returns
     -------
@@ -660,7 +697,7 @@ def prepare_roads(
     """
     crs, roads_m = _metric(roads, crs, roads.attrs.get("source", "roads"))
     zones = None if cities is None else to_metric(cities, crs, "cities")
-    return _prepare(roads_m, zones, piece_m, crs)
+    return _prepare(roads_m, zones, piece_m, crs, scale)
 
 
 def _merged_edges(static: np.ndarray, extra: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

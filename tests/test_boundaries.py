@@ -16,22 +16,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely import Point, Polygon, box
 
-from geo5g import boundaries
+from geo5g import cnmaps as boundaries
 from geo5g._paths import data_dir
-from geo5g.boundaries import (
-    MAX_AREA_CHANGE,
-    PROVINCES,
-    ZONE_COLUMNS,
-    Province,
-    build_boundaries,
-    build_boundary_files,
-    read_boundaries,
-    resolve_province,
-)
+from geo5g.boundaries import ZONE_COLUMNS, read_boundaries
+from geo5g.cnmaps import MAX_AREA_CHANGE, build_boundaries, build_boundary_files
 from geo5g.coords import gcj02_to_wgs84
 from geo5g.errors import CRSError, DataError, InputError
 from geo5g.population import census_population, read_census
 from geo5g.project import metric_crs
+from geo5g.registry import PROVINCES, Province, resolve_province
 
 UTM = "EPSG:32650"
 
