@@ -28,11 +28,19 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
 import shapely
-from pyogrio.errors import DataLayerError, DataSourceError
 
 from ._paths import data_dir
+from ._validate import (
+    LAT_SPELLINGS,
+    LON_SPELLINGS,
+    check_geometries,
+    find_columns,
+    listed_rows,
+    lonlat_problems,
+    read_csv_any,
+    read_vector,
+)
 from .coords import COORDINATE_SYSTEMS, to_wgs84
 from .errors import DataError, InputError
 from .project import WGS84, require_crs
@@ -73,44 +81,16 @@ def _is_osm(path: Path) -> bool:
 
 
 def _read_vector(path: Path, layer=None, **kwargs) -> gpd.GeoDataFrame:
-    """Any vector file GDAL reads, or GeoParquet."""
-    try:
-        if path.suffix.lower() in (".parquet", ".geoparquet"):
-            import pyarrow as pa
-
-            gdf = gpd.read_parquet(path)
-            # Arrow's allocator keeps the decoded buffers for reuse: ≈ 100 MB resident
-            # for a country's roads unless handed back
-            pa.default_memory_pool().release_unused()
-            return gdf
-        return pyogrio.read_dataframe(path, layer=layer, **kwargs)
-    except (DataSourceError, DataLayerError) as exc:
-        raise InputError(f"{path.name}: cannot read as a vector layer ({exc})") from None
-    except (OSError, ValueError) as exc:  # pyarrow / geopandas parquet errors
-        raise InputError(f"{path.name}: cannot read ({exc})") from None
+    return read_vector(path, layer=layer, **kwargs)
 
 
 def _rows(mask: np.ndarray) -> str:
-    rows = np.flatnonzero(mask)
-    head = ", ".join(str(r + 1) for r in rows[:5])
-    return head + (", …" if len(rows) > 5 else "")
+    return listed_rows(mask, np.arange(len(mask)) + 1, "features")
 
 
 def _geometry_problems(gdf: gpd.GeoDataFrame, allowed: tuple[str, ...], what: str, hint: str):
-    """Problems with the geometries of a layer: missing, empty, wrong type."""
-    problems = []
-    geoms = gdf.geometry.values
-    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-    if missing.any():
-        problems.append(f"{missing.sum()} features have no geometry (features {_rows(missing)})")
-    types = gdf.geometry.geom_type.to_numpy(dtype=object, na_value=None)
-    wrong = ~missing & ~np.isin(types, allowed)
-    if wrong.any():
-        kinds = ", ".join(sorted(set(types[wrong])))
-        problems.append(
-            f"{wrong.sum()} features are {kinds}, not {what} (features {_rows(wrong)}); {hint}"
-        )
-    return problems
+    """Problems with the geometries of a layer: missing, empty, wrong type, zero length."""
+    return check_geometries(gdf, allowed, what, hint)
 
 
 def _finish(name: str, problems: list[str]) -> None:
@@ -226,31 +206,19 @@ def read_roads(path, *, layer=None) -> gpd.GeoDataFrame:
 
 
 def _read_points_csv(path: Path, coords: str) -> gpd.GeoDataFrame:
-    try:
-        df = pd.read_csv(path)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path.name}: cannot read as CSV ({exc})") from None
-    lon_col, lat_col = _first_column(df, _LON), _first_column(df, _LAT)
-    if lon_col is None or lat_col is None:
+    """Points from a CSV with lon/lat columns (the same spellings as sites, 经度/纬度 too)."""
+    df = read_csv_any(path)
+    found = find_columns(df.columns, {"lon": LON_SPELLINGS, "lat": LAT_SPELLINGS}, path.name)
+    if found["lon"] is None or found["lat"] is None:
         raise DataError(
-            f"{path.name}: no longitude/latitude columns (expected one of {', '.join(_LON)} "
-            f"and one of {', '.join(_LAT)})"
+            f"{path.name}: no longitude/latitude columns (expected one of "
+            f"{'/'.join(LON_SPELLINGS)} and one of {'/'.join(LAT_SPELLINGS)}, any case)"
         )
-    lon = pd.to_numeric(df[lon_col], errors="coerce").to_numpy("float64", na_value=np.nan)
-    lat = pd.to_numeric(df[lat_col], errors="coerce").to_numpy("float64", na_value=np.nan)
-    problems = []
-    if (bad := ~np.isfinite(lon) | ~np.isfinite(lat)).any():
-        problems.append(f"{bad.sum()} rows have no numeric {lon_col}/{lat_col} (rows {_rows(bad)})")
-    if (bad := np.abs(lat) > 90).any():
-        problems.append(
-            f"{bad.sum()} rows have {lat_col} outside [-90, 90] (rows {_rows(bad)}); "
-            "are lon/lat swapped?"
-        )
-    if (bad := np.abs(lon) > 180).any():
-        problems.append(f"{bad.sum()} rows have {lon_col} outside [-180, 180] (rows {_rows(bad)})")
+    numbers = np.arange(len(df)) + 2
+    lon, lat, problems = lonlat_problems(df[found["lon"]], df[found["lat"]], numbers, "lines")
     _finish(path.name, problems)
     lon, lat = to_wgs84(lon, lat, coords)
-    rest = df.drop(columns=[lon_col, lat_col])
+    rest = df.drop(columns=[found["lon"], found["lat"]])
     return gpd.GeoDataFrame(rest, geometry=gpd.points_from_xy(lon, lat), crs=WGS84)
 
 

@@ -31,10 +31,7 @@ a map or a GIS export needs them.
 
 from __future__ import annotations
 
-import gzip
 import json
-import re
-from collections.abc import Mapping
 from pathlib import Path
 
 import geopandas as gpd
@@ -44,9 +41,17 @@ import pyogrio
 import pyogrio.errors
 from pyproj import CRS
 
+from ._validate import LAT_SPELLINGS, LON_SPELLINGS, first_line, listed_rows
+from ._validate import blank as _blank
+from ._validate import find_columns as _find_roles
+from ._validate import lonlat_problems as _validate_positions
+from ._validate import numeric as _numeric
+from ._validate import read_csv_any as _read_csv_text
 from .coords import COORDINATE_SYSTEMS, to_wgs84
 from .errors import CRSError, DataError, InputError
+from .opencellid import DEFAULT_GNB_ID_BITS, base_station_ids, is_opencellid, read_opencellid
 from .project import is_site_table, table_crs
+from .vocabulary import normalise_band, normalise_operator
 
 __all__ = [
     "DEFAULT_GNB_ID_BITS",
@@ -69,15 +74,6 @@ FORMATS = ("csv", "opencellid", "geojson", "gpkg", "shp", "parquet")
 
 _TABLE_CRS = "EPSG:4326"  # attrs["crs"] of a site table: lon/lat are WGS-84 degrees
 
-#: gNB-ID length (bits of the 36-bit NR cell identity) used when an operator
-#: has none given. 3GPP allows 22..32 bits per network; the operators publish
-#: no table for China, and 24 bits (≤ 4,096 cells per gNB) is the split used
-#: in 3GPP's and the vendors' worked examples and the one most often quoted
-#: for Chinese networks. Pass ``gnb_id_bits`` when an operator is known to use
-#: another length: a too-short length merges neighbouring gNBs, a too-long one
-#: splits one gNB into its cell groups.
-DEFAULT_GNB_ID_BITS = 24
-
 _EXTENSIONS = {
     ".csv": "csv",
     ".txt": "csv",
@@ -90,10 +86,10 @@ _EXTENSIONS = {
     ".geoparquet": "parquet",
 }
 
-# Column spellings, compared after _norm(): lower case, no spaces/_/-/.
+# Column spellings, compared after geo5g._validate.norm: lower case, no spaces/_/-/.
 _SPELLINGS = {
-    "lon": ("lon", "lng", "long", "longitude", "x", "经度"),
-    "lat": ("lat", "latitude", "y", "纬度"),
+    "lon": LON_SPELLINGS,
+    "lat": LAT_SPELLINGS,
     "site_id": (
         "site_id", "siteid", "id", "site", "station_id", "bs_id", "gnb_id", "enb_id",
         "站号", "基站编号", "基站id", "基站号", "站点编号", "站点id", "站址编号",
@@ -105,35 +101,28 @@ _SPELLINGS = {
         "commissioned", "date", "commission_date", "commissioning_date", "on_air_date",
         "开通日期", "开通时间", "入网日期",
     ),
-}  # fmt: skip
-
-_OPERATORS = {
-    "China Mobile": ("中国移动", "移动", "cmcc", "chinamobile", "cm", "mobile"),
-    "China Unicom": ("中国联通", "联通", "cucc", "chinaunicom", "cu", "unicom"),
-    "China Telecom": ("中国电信", "电信", "ctcc", "chinatelecom", "ct", "telecom"),
-    "China Broadnet": (
-        "中国广电", "广电", "cbn", "chinabroadnet", "broadnet", "chinabroadcastnetwork",
+    # optional inputs of the link-budget coverage model (kept only when the file has them)
+    "height_m": (
+        "height_m", "height", "antenna_height", "antenna_height_m", "挂高", "天线挂高", "站高",
     ),
+    "eirp_dbm": ("eirp_dbm", "eirp"),
+    "tx_power_dbm": ("tx_power_dbm", "tx_power", "power_dbm", "发射功率"),
+    "antenna_gain_dbi": ("antenna_gain_dbi", "antenna_gain", "gain_dbi", "天线增益"),
+    "scenario": ("scenario", "场景"),
 }  # fmt: skip
 
-# NR operating band → canonical label; frequencies (MHz) snap to the nearest
-# centre within _BAND_TOLERANCE_MHZ.
-_NR_BANDS = {28: "700MHz", 1: "2.1GHz", 41: "2.6GHz", 78: "3.5GHz", 79: "4.9GHz"}
-_BAND_CENTRES_MHZ = {700: "700MHz", 2100: "2.1GHz", 2600: "2.6GHz", 3500: "3.5GHz", 4900: "4.9GHz"}
-_BAND_TOLERANCE_MHZ = 100
-
-_OCID_COLUMNS = (
-    "radio", "mcc", "net", "area", "cell", "unit", "lon", "lat", "range", "samples",
-    "changeable", "created", "updated", "averageSignal",
-)  # fmt: skip
-_OCID_RADIOS = ("GSM", "UMTS", "CDMA", "LTE", "NR")
-_CHINA_MCC = 460
-_MNC_OPERATORS = {
-    0: "China Mobile", 2: "China Mobile", 4: "China Mobile", 7: "China Mobile", 8: "China Mobile",
-    1: "China Unicom", 6: "China Unicom", 9: "China Unicom",
-    3: "China Telecom", 5: "China Telecom", 11: "China Telecom",
-    15: "China Broadnet",
-}  # fmt: skip
+#: Optional numeric columns of the Sites contract: name → (lowest, highest) accepted value.
+#: Heights from TR 38.901 Table 7.4.1-1 (UMi 10 m, UMa 25 m, RMa 10–150 m); powers in dBm
+#: of real macro and small cells (a 200 W AAU is 53 dBm; EIRP with beamforming ≤ 90 dBm).
+OPTIONAL_NUMERIC = {
+    "height_m": (1.0, 300.0),
+    "eirp_dbm": (-30.0, 100.0),
+    "tx_power_dbm": (-30.0, 70.0),
+    "antenna_gain_dbi": (-10.0, 40.0),
+}
+#: Longest reach accepted in a ``radius_m`` column (metres): no 5G cell reaches farther,
+#: and larger values (1e308) would overflow when squared.
+MAX_RADIUS_M = 100_000.0
 
 _META_KEY = b"geo5g"
 _MAX_LISTED = 5
@@ -142,122 +131,25 @@ _MAX_LISTED = 5
 # --------------------------------------------------------------------------- helpers
 
 
-def _norm(name) -> str:
-    return re.sub(r"[\s_\-.]", "", str(name)).lower()
+_YEARS = (1678, 2261)  # the years datetime64[ns] holds whole
 
 
-def _find_columns(columns) -> dict:
-    """Map each contract role to the first matching input column (or None)."""
-    by_norm = {}
-    for col in columns:
-        by_norm.setdefault(_norm(col), col)
-    return {
-        role: next((by_norm[_norm(s)] for s in spellings if _norm(s) in by_norm), None)
-        for role, spellings in _SPELLINGS.items()
-    }
+def _parse_dates(values) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+    """datetime64[ns] (naive, UTC for zoned input) and masks of bad entries.
 
-
-def _rows(mask, numbers) -> str:
-    """'lines 3, 7, 9, …' for the first few True entries of ``mask``."""
-    picked = np.asarray(numbers)[np.asarray(mask, dtype=bool)]
-    listed = ", ".join(str(int(v)) for v in picked[:_MAX_LISTED])
-    return listed + (", …" if picked.size > _MAX_LISTED else "")
-
-
-def _numeric(values) -> tuple[np.ndarray, np.ndarray]:
-    """Float array and a mask of entries that are missing or not numbers."""
-    series = pd.Series(values)
-    if pd.api.types.is_bool_dtype(series.dtype) or not pd.api.types.is_numeric_dtype(series):
-        series = pd.to_numeric(series.astype("str").str.strip(), errors="coerce")
-    out = series.to_numpy(dtype="float64", na_value=np.nan)
-    return out, ~np.isfinite(out)
-
-
-def _blank(series: pd.Series) -> np.ndarray:
-    series = pd.Series(series)
-    if not (pd.api.types.is_string_dtype(series.dtype) or series.dtype == object):
-        return series.isna().to_numpy()
-    text = series.astype("str")  # a no-op for str columns (Arrow-backed: vectorised)
-    return (text.isna() | (text.str.strip() == "")).to_numpy(dtype=bool)
-
-
-def _map_distinct(values, label) -> pd.Series:
-    """``label(v)`` for each stripped value, computed once per distinct value (Arrow).
-
-    Blank values become missing. Millions of rows with a handful of distinct
-    operator or band names cost one dictionary encoding, not a Python call each.
+    Returns the dates, a mask of unparseable entries and a mask of dates outside the
+    years datetime64[ns] can hold (:data:`_YEARS`), each distinct value parsed once.
     """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    series = pd.Series(values, dtype="str")
-    arrow = pa.array(series)
-    if isinstance(arrow, pa.ChunkedArray):  # columns read from Parquet come in chunks
-        arrow = arrow.combine_chunks()
-    encoded = pc.dictionary_encode(pc.utf8_trim_whitespace(arrow))
-    labels = [label(v) if v else None for v in encoded.dictionary.to_pylist()]
-    mapped = pa.array(labels, pa.large_string()).take(encoded.indices)
-    return pd.Series(mapped, dtype="str", index=series.index)
-
-
-def normalise_operator(values) -> pd.Series:
-    """Canonical operator names (``"China Mobile"`` …); unknown names kept as given.
-
-    Parameters
-    ----------
-    values : array_like of str
-        Operator names as found in a file: 中国移动, CMCC, China Mobile, 联通 ….
-
-    Returns
-    -------
-    pandas.Series
-        Same length, dtype ``str``; blanks become missing.
-
-    Examples
-    --------
-    >>> normalise_operator(["中国移动", "CUCC", "China telecom", "广电", "Acme"]).tolist()
-    ['China Mobile', 'China Unicom', 'China Telecom', 'China Broadnet', 'Acme']
-    """
-    aliases = {_norm(a): name for name, names in _OPERATORS.items() for a in (*names, name)}
-    return _map_distinct(values, lambda v: aliases.get(_norm(v), v))
-
-
-def _band_label(value: str) -> str:
-    key = re.sub(r"\s", "", value).lower()
-    if m := re.fullmatch(r"n(\d+)", key):
-        return _NR_BANDS.get(int(m.group(1)), value)
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)(g|ghz|m|mhz)?", key)
-    if not m:
-        return value
-    number = float(m.group(1))
-    unit = m.group(2) or ("g" if number < 10 else "m")
-    mhz = number * (1000.0 if unit.startswith("g") else 1.0)
-    centre = min(_BAND_CENTRES_MHZ, key=lambda c: abs(c - mhz))
-    return _BAND_CENTRES_MHZ[centre] if abs(centre - mhz) <= _BAND_TOLERANCE_MHZ else value
-
-
-def normalise_band(values) -> pd.Series:
-    """Canonical band labels (``"700MHz"``, ``"2.1GHz"``, ``"2.6GHz"``, ``"3.5GHz"``, ``"4.9GHz"``).
-
-    NR band numbers (n28, n1, n41, n78, n79) and frequencies with or without a
-    unit ("2.6G", "3500", "700MHz") within 100 MHz of a band centre are mapped;
-    anything else is kept as given.
-
-    Examples
-    --------
-    >>> normalise_band(["n78", "700M", "2.6G", "4900", "n1", "3.3GHz", None]).tolist()
-    ['3.5GHz', '700MHz', '2.6GHz', '4.9GHz', '2.1GHz', '3.3GHz', nan]
-    """
-    return _map_distinct(values, _band_label)
-
-
-def _parse_dates(values) -> tuple[pd.Series, np.ndarray]:
-    """datetime64[ns] (naive, UTC for zoned input) and a mask of unparseable entries."""
     series = pd.Series(values).reset_index(drop=True)
+    none = np.zeros(len(series), dtype=bool)
     if isinstance(series.dtype, pd.DatetimeTZDtype):
         series = series.dt.tz_convert("UTC").dt.tz_localize(None)
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
-        return series.astype("datetime64[ns]"), np.zeros(len(series), dtype=bool)
+        year = series.dt.year
+        outside = (year < _YEARS[0]) | (year > _YEARS[1])
+        if outside.any():
+            series = series.where(~outside)
+        return series.astype("datetime64[ns]"), none, outside.fillna(False).to_numpy(bool)
     text = series.astype("str").str.strip()
     blank = _blank(series)
     uniques = pd.Series(text[~blank].unique(), dtype="str")
@@ -266,55 +158,25 @@ def _parse_dates(values) -> tuple[pd.Series, np.ndarray]:
         .str.replace("日", "", regex=False)
         .str.strip("-")
     )
-    parsed = pd.to_datetime(cleaned, errors="coerce", format="mixed", utc=True)
+    year = pd.to_numeric(cleaned.str.extract(r"^(\d{4})(?:\D|$)", expand=False), errors="coerce")
+    outside_u = ((year < _YEARS[0]) | (year > _YEARS[1])).fillna(False).to_numpy(bool)
+    parsed = pd.to_datetime(cleaned.where(~outside_u), errors="coerce", format="mixed", utc=True)
     lookup = pd.Series(
         parsed.dt.tz_localize(None).astype("datetime64[ns]").to_numpy(), index=uniques
     )
     out = pd.Series(lookup.reindex(text.where(~blank)).to_numpy(), dtype="datetime64[ns]")
-    return out, (out.isna().to_numpy() & ~blank)
+    outside = pd.Series(outside_u, index=uniques).reindex(text.where(~blank)).to_numpy()
+    outside = pd.array(outside, dtype="boolean").fillna(False).to_numpy(bool)
+    return out, (out.isna().to_numpy() & ~blank & ~outside), outside
 
 
 # --------------------------------------------------------------------------- detection
-
-
-def _open_head(path: Path, size: int = 65536) -> bytes:
-    opener = gzip.open if path.suffix.lower() == ".gz" else open
-    try:
-        with opener(path, "rb") as fh:
-            return fh.read(size)
-    except OSError as exc:
-        raise InputError(f"{path.name}: cannot read ({exc})") from None
-
-
-def _first_line(path: Path) -> str:
-    head = _open_head(path)
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = head.decode(encoding)
-            break
-        except UnicodeDecodeError as exc:
-            if exc.start > len(head) - 4:  # a character cut by the read size
-                text = head[: exc.start].decode(encoding)
-                break
-    else:
-        raise InputError(f"{path.name}: neither UTF-8 nor GBK text; save it as UTF-8 CSV")
-    return text.lstrip("\ufeff").splitlines()[0] if text.strip() else ""
 
 
 def _separator(line: str) -> str:
     counts = {sep: line.count(sep) for sep in (",", "\t", ";")}
     best = max(counts, key=counts.get)
     return best if counts[best] else ","
-
-
-def _opencellid_header(line: str) -> bool | None:
-    """True: OpenCelliD header; False: OpenCelliD row without header; None: not OpenCelliD."""
-    fields = [f.strip().lower() for f in line.split(",")]
-    if fields[:5] == ["radio", "mcc", "net", "area", "cell"]:
-        return True
-    if len(fields) == len(_OCID_COLUMNS) and fields[0].upper() in _OCID_RADIOS:
-        return False
-    return None
 
 
 def _detect_format(path: Path, fmt: str | None) -> str:
@@ -336,7 +198,7 @@ def _detect_format(path: Path, fmt: str | None) -> str:
             f"{', '.join(sorted(_EXTENSIONS))} (CSV also .gz), or pass fmt= one of "
             f"{', '.join(FORMATS)}"
         )
-    if kind == "csv" and _opencellid_header(_first_line(path)) is not None:
+    if kind == "csv" and is_opencellid(first_line(path)) is not None:
         return "opencellid"
     return kind
 
@@ -344,25 +206,12 @@ def _detect_format(path: Path, fmt: str | None) -> str:
 # --------------------------------------------------------------------------- readers
 
 
-def _read_csv_text(path: Path, **kwargs) -> pd.DataFrame:
-    """pandas.read_csv trying UTF-8 (BOM or not), then GBK (GB 18030, its superset)."""
-    last = None
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return pd.read_csv(path, encoding=encoding, **kwargs)
-        except UnicodeDecodeError as exc:
-            last = exc
-        except (pd.errors.ParserError, ValueError) as exc:
-            raise InputError(f"{path.name}: not a readable CSV table ({exc})") from None
-    raise InputError(f"{path.name}: neither UTF-8 nor GBK text ({last}); save it as UTF-8 CSV")
-
-
 def _read_table_csv(path: Path):
-    sep = _separator(_first_line(path))
+    sep = _separator(first_line(path))
     header = _read_csv_text(path, sep=sep, nrows=0)
-    found = _find_columns(header.columns)
+    found = _find_roles(header.columns, _SPELLINGS, path.name)
     _require_lonlat(found, header.columns, path.name)
-    text_roles = ("site_id", "operator", "band", "commissioned")
+    text_roles = ("site_id", "operator", "band", "commissioned", "scenario")
     dtype = {found[r]: "str" for r in text_roles if found[r] is not None}
     usecols = [c for c in found.values() if c is not None]
     frame = _read_csv_text(
@@ -447,7 +296,7 @@ def _read_geoarrow_points(path: Path):
     frame = (
         frame.reset_index(drop=True) if len(frame.columns) else pd.DataFrame(index=range(len(lon)))
     )
-    found = _find_columns(frame.columns)
+    found = _find_roles(frame.columns, _SPELLINGS, path.name)
     frame["__lon"], frame["__lat"] = lon, lat
     found = found | {"lon": "__lon", "lat": "__lat"}
     return frame, found, np.arange(len(frame)) + 1, "features", _parquet_meta(path)
@@ -460,7 +309,7 @@ def _read_vector(path: Path, fmt: str, layer, source: str):
         if fmt == "parquet":
             if not _is_geoparquet(path):
                 frame = pd.read_parquet(path).reset_index(drop=True)
-                found = _find_columns(frame.columns)
+                found = _find_roles(frame.columns, _SPELLINGS, source)
                 _require_lonlat(found, frame.columns, source)
                 return frame, found, np.arange(len(frame)) + 1, "rows", _parquet_meta(path)
             fast = _read_geoarrow_points(path)
@@ -493,13 +342,14 @@ def _read_vector(path: Path, fmt: str, layer, source: str):
         )
     if missing.any():
         problems.append(
-            f"{int(missing.sum())} features have no geometry (features {_rows(missing, numbers)})"
+            f"{int(missing.sum())} features have no geometry "
+            f"({listed_rows(missing, numbers, 'features')})"
         )
     if problems:
         raise DataError(f"{source}: " + "; ".join(problems))
     if not CRS.from_user_input(gdf.crs).equals(CRS.from_epsg(4326)):
         gdf = gdf.to_crs(4326)
-    found = _find_columns([c for c in gdf.columns if c != gdf.geometry.name])
+    found = _find_roles([c for c in gdf.columns if c != gdf.geometry.name], _SPELLINGS, source)
     frame = pd.DataFrame(
         {c: gdf[c].reset_index(drop=True) for c in found.values() if c is not None}
         | {"__lon": gdf.geometry.x.to_numpy(), "__lat": gdf.geometry.y.to_numpy()}
@@ -508,44 +358,6 @@ def _read_vector(path: Path, fmt: str, layer, source: str):
     # Kept so that WGS-84 layers need not build their points a second time.
     meta = meta | {"__geometry": gdf.geometry.reset_index(drop=True)}
     return frame, found, numbers, "features", meta
-
-
-def _validate_positions(lon_raw, lat_raw, numbers, where) -> tuple:
-    """Coordinates as floats plus the list of problems (missing, range, swapped)."""
-    problems = []
-    lon, bad_lon = _numeric(lon_raw)
-    lat, bad_lat = _numeric(lat_raw)
-    bad = bad_lon | bad_lat
-    if bad.any():
-        problems.append(
-            f"{int(bad.sum())} rows have missing or non-numeric coordinates "
-            f"({where} {_rows(bad, numbers)})"
-        )
-    ok = ~bad
-    lat_out = ok & ((lat < -90) | (lat > 90))
-    lon_out = ok & ((lon < -180) | (lon > 180))
-    swapped = bool(
-        ok.any()
-        and np.mean((lat[ok] >= 73) & (lat[ok] <= 135)) > 0.5
-        and np.mean((lon[ok] >= 18) & (lon[ok] <= 54)) > 0.5
-    )
-    hint = "; are lon/lat swapped?" if swapped else ""
-    if lat_out.any():
-        problems.append(
-            f"{int(lat_out.sum())} rows have latitude outside [-90, 90] "
-            f"({where} {_rows(lat_out, numbers)}){hint}"
-        )
-    if lon_out.any():
-        problems.append(
-            f"{int(lon_out.sum())} rows have longitude outside [-180, 180] "
-            f"({where} {_rows(lon_out, numbers)})"
-        )
-    if swapped and not lat_out.any():
-        problems.append(
-            "most latitudes are in 73–135 and most longitudes in 18–54 (China's longitudes "
-            "and latitudes): are lon/lat swapped?"
-        )
-    return lon, lat, problems
 
 
 def _all_distinct(values: pd.Series) -> bool:
@@ -628,29 +440,62 @@ def _table_to_sites(frame, found, numbers, where, source: str) -> dict:
         examples = ", ".join(repr(v) for v in site_id[dup].drop_duplicates()[:_MAX_LISTED])
         problems.append(
             f"{int(site_id[dup].nunique())} site_ids are not unique (e.g. {examples}; "
-            f"{where} {_rows(dup, numbers)})"
+            f"{listed_rows(dup, numbers, where)})"
         )
 
     if found["radius_m"] is not None:
         radius, bad_radius = _numeric(frame[found["radius_m"]])
         bad_radius &= ~_blank(frame[found["radius_m"]])
-        bad_radius |= np.isfinite(radius) & (radius <= 0)
+        bad_radius |= np.isfinite(radius) & ((radius <= 0) | (radius > MAX_RADIUS_M))
         if bad_radius.any():
             problems.append(
-                f"{int(bad_radius.sum())} rows have a radius_m that is not a positive number "
-                f"({where} {_rows(bad_radius, numbers)})"
+                f"{int(bad_radius.sum())} rows have a radius_m that is not a number of metres "
+                f"in (0, {MAX_RADIUS_M:,.0f}] ({listed_rows(bad_radius, numbers, where)}); "
+                "leave it empty to use the coverage model"
             )
     else:
         radius = np.full(n, np.nan)
 
+    extra = {}
+    for role, (lo, hi) in OPTIONAL_NUMERIC.items():
+        if found.get(role) is None:
+            continue
+        values, bad = _numeric(frame[found[role]])
+        bad &= ~_blank(frame[found[role]])
+        bad |= np.isfinite(values) & ((values < lo) | (values > hi))
+        if bad.any():
+            problems.append(
+                f"{int(bad.sum())} rows have a {role} outside [{lo:g}, {hi:g}] or not a number "
+                f"({listed_rows(bad, numbers, where)})"
+            )
+        extra[role] = values
+    if found.get("scenario") is not None:
+        scenario = frame[found["scenario"]].astype("str").str.strip().str.upper()
+        scenario = scenario.where(~_blank(frame[found["scenario"]]))
+        known = {"UMA", "UMI", "RMA"}
+        bad = scenario.notna().to_numpy() & ~scenario.isin(known).to_numpy()
+        if bad.any():
+            problems.append(
+                f"{int(bad.sum())} rows have a scenario that is not UMa, UMi or RMa "
+                f"({listed_rows(bad, numbers, where)})"
+            )
+        extra["scenario"] = scenario.map({"UMA": "UMa", "UMI": "UMi", "RMA": "RMa"})
+
     if found["commissioned"] is not None:
         raw = frame[found["commissioned"]]
-        commissioned, bad_date = _parse_dates(raw)
+        commissioned, bad_date, out_of_range = _parse_dates(raw)
+        if out_of_range.any():
+            example = raw[out_of_range].iloc[0]
+            problems.append(
+                f"{int(out_of_range.sum())} rows have commissioned dates outside the years "
+                f"1678–2261 (e.g. {example!r}; {listed_rows(out_of_range, numbers, where)}); "
+                "check the year"
+            )
         if bad_date.any():
             example = raw[bad_date].iloc[0]
             problems.append(
                 f"{int(bad_date.sum())} rows have unparseable commissioned dates "
-                f"(e.g. {example!r}; {where} {_rows(bad_date, numbers)}); use YYYY-MM-DD"
+                f"(e.g. {example!r}; {listed_rows(bad_date, numbers, where)}); use YYYY-MM-DD"
             )
     else:
         commissioned = pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns]")
@@ -671,182 +516,8 @@ def _table_to_sites(frame, found, numbers, where, source: str) -> dict:
         "commissioned": commissioned,
         "lon": lon,
         "lat": lat,
+        "extra": extra,
     }
-
-
-def base_station_ids(radio, cell, operator=None, gnb_id_bits=None) -> np.ndarray:
-    """Base-station number of each cell: LTE eNB = ECI >> 8, NR gNB = NCI >> (36 − L).
-
-    Parameters
-    ----------
-    radio : array_like of str
-        ``"LTE"`` or ``"NR"`` per cell.
-    cell : array_like of int
-        The 28-bit E-UTRAN cell identity (LTE) or 36-bit NR cell identity.
-    operator : array_like of str, optional
-        Canonical operator per cell, used to look up ``gnb_id_bits``.
-    gnb_id_bits : int or mapping, optional
-        gNB-ID length L in bits (22..32), one for all or per operator name;
-        default :data:`DEFAULT_GNB_ID_BITS`.
-
-    Returns
-    -------
-    numpy.ndarray of int64
-
-    Examples
-    --------
-    >>> base_station_ids(["NR", "LTE"], [0x123456789, 0x1234567]).tolist() == [0x123456, 0x12345]
-    True
-    >>> base_station_ids(["NR"], [0x123456789], gnb_id_bits=28).tolist() == [0x1234567]
-    True
-    """
-    radio = np.asarray(radio, dtype="str")
-    cell = np.asarray(cell, dtype="int64")
-    bits = _bits_per_cell(operator, gnb_id_bits, cell.shape[0])
-    shift = np.where(radio == "LTE", 8, 36 - bits)
-    return np.right_shift(cell, shift)
-
-
-def _bits_table(gnb_id_bits) -> tuple[int, dict]:
-    if gnb_id_bits is None:
-        return DEFAULT_GNB_ID_BITS, {}
-    if isinstance(gnb_id_bits, Mapping):
-        table = dict(zip(normalise_operator(list(gnb_id_bits)), gnb_id_bits.values(), strict=True))
-        default = DEFAULT_GNB_ID_BITS
-    else:
-        table, default = {}, gnb_id_bits
-    values = [default, *table.values()]
-    bad = [v for v in values if isinstance(v, bool) or not isinstance(v, int | np.integer)]
-    bad += [v for v in values if v not in bad and not 22 <= int(v) <= 32]
-    if bad:
-        raise DataError(
-            f"gnb_id_bits: {bad!r} not a gNB-ID length; 3GPP allows whole numbers 22..32"
-        )
-    return int(default), {k: int(v) for k, v in table.items()}
-
-
-def _bits_per_cell(operator, gnb_id_bits, n: int) -> np.ndarray:
-    default, table = _bits_table(gnb_id_bits)
-    if operator is None or not table:
-        return np.full(n, default, dtype="int64")
-    mapped = pd.Series(operator, dtype="str").map(table)
-    return mapped.fillna(default).to_numpy(dtype="int64")
-
-
-def _read_opencellid(path: Path, radios, gnb_id_bits, source: str):
-    """OpenCelliD cells → one row per base station (eNB/gNB), with the skip counts."""
-    wanted = tuple(dict.fromkeys(str(r).upper() for r in radios))
-    unsupported = [r for r in wanted if r not in ("NR", "LTE")]
-    if unsupported or not wanted:
-        raise DataError(
-            f"radios={radios!r}: geo5g counts base stations only for 'NR' (gNB) and 'LTE' (eNB)"
-        )
-    header = _opencellid_header(_first_line(path))
-    usecols = ["radio", "mcc", "net", "cell", "lon", "lat", "samples", "created"]
-    frame = _read_csv_text(
-        path,
-        header=0 if header else None,
-        names=list(_OCID_COLUMNS),
-        usecols=usecols,
-        dtype={"radio": "str"},
-        keep_default_na=False,
-        na_values=[""],
-    )
-    first = 2 if header else 1
-    if len(frame) == 0:
-        raise DataError(f"{source}: empty layer (no cells)")
-    numbers = np.arange(len(frame)) + first
-    mcc, bad_mcc = _numeric(frame["mcc"])
-    radio = frame["radio"].astype("str").str.strip().str.upper().to_numpy()
-    china = ~bad_mcc & (mcc == _CHINA_MCC)
-    keep = china & np.isin(radio, wanted)
-    skipped = {"mcc": int((~china).sum()), "radio": int((china & ~keep).sum())}
-    cells = frame.loc[keep].reset_index(drop=True)
-    numbers, radio = numbers[keep], radio[keep]
-    if len(cells) == 0:
-        raise DataError(
-            f"{source}: empty layer: no {'/'.join(wanted)} cells with MCC {_CHINA_MCC} "
-            f"({skipped['mcc']} rows of other MCCs and {skipped['radio']} rows of other "
-            "radios skipped); pass radios=('NR', 'LTE') to include LTE"
-        )
-
-    lon, lat, problems = _validate_positions(cells["lon"], cells["lat"], numbers, "lines")
-    net, bad_net = _numeric(cells["net"])
-    cell, bad_cell = _numeric(cells["cell"])
-    limit = np.where(radio == "LTE", 2.0**28, 2.0**36)
-    bad_cell |= ~bad_cell & ((cell < 0) | (cell >= limit) | (cell != np.floor(cell)))
-    for name, bad, fix in (
-        ("net (MNC)", bad_net, "a whole number"),
-        ("cell", bad_cell, "an ECI in [0, 2^28) for LTE or an NCI in [0, 2^36) for NR"),
-    ):
-        if bad.any():
-            problems.append(
-                f"{int(bad.sum())} rows have a {name} that is not {fix} "
-                f"(lines {_rows(bad, numbers)})"
-            )
-    samples, _ = _numeric(cells["samples"])
-    created, bad_created = _numeric(cells["created"])
-    bad_created &= ~_blank(cells["created"])
-    if bad_created.any():
-        problems.append(
-            f"{int(bad_created.sum())} rows have an unparseable created time (unix seconds) "
-            f"(lines {_rows(bad_created, numbers)})"
-        )
-    if problems:
-        raise DataError(f"{source}: " + "; ".join(problems))
-
-    net = net.astype("int64")
-    operator = pd.Series(net).map(_MNC_OPERATORS)
-    operator = operator.fillna("MNC " + pd.Series(net).astype("str")).astype("str")
-    bs = base_station_ids(radio, cell.astype("int64"), operator, gnb_id_bits)
-    # samples ≤ 0 (or missing) still place the cell: weight 1.
-    weight = np.where(np.isfinite(samples) & (samples > 0), samples, 1.0)
-    grouped = (
-        pd.DataFrame(
-            {
-                "net": net,
-                "radio": radio,
-                "bs": bs,
-                "operator": operator,
-                "w": weight,
-                "wx": weight * lon,
-                "wy": weight * lat,
-                "created": created,
-            }
-        )
-        .groupby(["net", "radio", "bs"], sort=True)
-        .agg(
-            operator=("operator", "first"),
-            w=("w", "sum"),
-            wx=("wx", "sum"),
-            wy=("wy", "sum"),
-            created=("created", "min"),
-            cells=("w", "size"),
-        )
-        .reset_index()
-    )
-    site_id = (
-        f"{_CHINA_MCC}-"
-        + grouped["net"].astype("str")
-        + "-"
-        + grouped["radio"].astype("str")
-        + "-"
-        + grouped["bs"].astype("str")
-    )
-    columns = {
-        "site_id": site_id.astype("str"),
-        "operator": grouped["operator"].astype("str"),
-        "band": pd.Series(pd.NA, index=grouped.index, dtype="str"),
-        # OpenCelliD's `range` is the spread of the crowd-sourced measurements
-        # used to position the cell (a positioning uncertainty), not how far
-        # the cell reaches, so it must not be used as a coverage radius.
-        "radius_m": np.full(len(grouped), np.nan),
-        "commissioned": pd.to_datetime(grouped["created"], unit="s").astype("datetime64[ns]"),
-        "lon": (grouped["wx"] / grouped["w"]).to_numpy(),
-        "lat": (grouped["wy"] / grouped["w"]).to_numpy(),
-    }
-    extra = {"skipped": skipped, "cells": int(grouped["cells"].sum())}
-    return columns, extra
 
 
 # --------------------------------------------------------------------------- public API
@@ -929,7 +600,7 @@ def read_sites(
     kind = _detect_format(path, fmt)
     attrs = {"source": source, "synthetic": False, "coords": str(coords)}
     if kind == "opencellid":
-        columns, extra = _read_opencellid(path, radios, gnb_id_bits, source)
+        columns, extra = read_opencellid(path, radios, gnb_id_bits, source)
         attrs |= extra
     else:
         if kind == "csv":
@@ -945,7 +616,7 @@ def read_sites(
             columns["site_id"].str.startswith("SYN-").all()
         )
     geometry = None if kind in ("csv", "opencellid") else meta.get("__geometry")
-    if _norm(coords) != "wgs84":
+    if str(coords).lower().replace("-", "").replace("_", "") != "wgs84":
         columns["lon"], columns["lat"] = to_wgs84(columns["lon"], columns["lat"], coords)
         geometry = None
     out = sites_from_arrays(
@@ -975,6 +646,7 @@ def sites_from_arrays(
     synthetic: bool,
     geometry=None,
     points: bool = True,
+    extra=None,
 ) -> gpd.GeoDataFrame | pd.DataFrame:
     """Build a Sites layer (the contract) from validated column arrays.
 
@@ -997,11 +669,14 @@ def sites_from_arrays(
         (saves building millions of points twice); default built from them.
     points : bool, default True
         False: return the site table (no ``geometry``; see :func:`read_sites`).
+    extra : mapping of str to array_like, optional
+        Optional columns of the contract the input gave (``height_m``, ``eirp_dbm``,
+        ``tx_power_dbm``, ``antenna_gain_dbi``, ``scenario``), added after the others.
 
     Returns
     -------
     geopandas.GeoDataFrame or pandas.DataFrame
-        RangeIndex, columns :data:`SITE_COLUMNS` + ``geometry``, EPSG:4326
+        RangeIndex, columns :data:`SITE_COLUMNS` (+ ``extra``) + ``geometry``, EPSG:4326
         (a site table without ``geometry`` when ``points`` is False).
     """
     frame = pd.DataFrame(
@@ -1017,6 +692,12 @@ def sites_from_arrays(
         },
         copy=False,  # millions of national sites: no consolidated copy of the columns
     )
+    for name, values in (extra or {}).items():
+        frame[name] = (
+            pd.Series(values, dtype="str").reset_index(drop=True).astype("category")
+            if name == "scenario"
+            else np.asarray(values, dtype="float64")
+        )
     if not points:
         frame.attrs.update({"source": source, "synthetic": bool(synthetic), "crs": _TABLE_CRS})
         return frame

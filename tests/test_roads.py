@@ -176,7 +176,7 @@ def test_read_ports_polygons_and_bad_csv(tmp_path):
     with pytest.raises(DataError) as err:
         read_ports(bad)
     message = _one_line_error(err)
-    assert "are lon/lat swapped?" in message and "no numeric" in message
+    assert "are lon/lat swapped?" in message and "non-numeric coordinates (lines 3)" in message
     nocols = tmp_path / "nocols.csv"
     nocols.write_text("a,b\n1,2\n", encoding="utf-8")
     with pytest.raises(DataError, match="no longitude/latitude"):

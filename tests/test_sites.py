@@ -282,9 +282,11 @@ def test_unparseable_dates(tmp_path):
 
 
 def test_bad_radius(tmp_path):
-    text = "lon,lat,radius_m\n118,32,-5\n118,32,far\n118,32,\n"
+    text = "lon,lat,radius_m\n118,32,-5\n118,32,far\n118,32,\n118,32,1e308\n118,32,0\n"
     with pytest.raises(
-        DataError, match=r"2 rows have a radius_m that is not a positive number \(lines 2, 3\)"
+        DataError,
+        match=r"4 rows have a radius_m that is not a number of metres in \(0, 100,000\] "
+        r"\(lines 2, 3, 5, 6\)",
     ):
         read_sites(_write(tmp_path, "s.csv", text))
 
