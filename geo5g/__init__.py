@@ -1,6 +1,7 @@
 """geo5g: 5G deployment coverage against China's provincial 5G action plans.
 
-The public API: read the layers, measure, compare with a plan, write a report.
+The public API: describe a run (:class:`Request`), run the pipeline (:func:`run`),
+write the report; and the readers and measures it is made of.
 
 >>> import geo5g
 >>> geo5g.load_plan("jiangsu-2024").density_target.threshold
@@ -9,18 +10,18 @@ The public API: read the layers, measure, compare with a plan, write a report.
 
 from __future__ import annotations
 
-from .analysis import analyse_corridors, analyse_density, analyse_report, analyse_rsu
 from .boundaries import read_boundaries
 from .coords import gcj02_to_wgs84, to_wgs84, wgs84_to_gcj02
 from .density import density_table, per_10k
 from .errors import CRSError, DataError, Geo5gError, InputError, PlanError
+from .pipeline import Request, run
 from .plans import Plan, compare, load_plan
 from .population import read_census
 from .registry import resolve_province
 from .sites import read_sites
 from .zones import assign_zones
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "CRSError",
@@ -29,11 +30,8 @@ __all__ = [
     "InputError",
     "Plan",
     "PlanError",
+    "Request",
     "__version__",
-    "analyse_corridors",
-    "analyse_density",
-    "analyse_report",
-    "analyse_rsu",
     "assign_zones",
     "compare",
     "density_table",
@@ -44,6 +42,7 @@ __all__ = [
     "read_census",
     "read_sites",
     "resolve_province",
+    "run",
     "to_wgs84",
     "wgs84_to_gcj02",
     "write_report",

@@ -7,10 +7,12 @@ when a zone is under the plan's threshold.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
 import sys
+import time
 import unicodedata
 
 import click
@@ -102,9 +104,40 @@ def _emit(df: pd.DataFrame, fmt: str, out, extra: dict | None = None) -> None:
         write_text_atomic(out, text)
 
 
+def _named(by_city: pd.DataFrame, cities) -> pd.DataFrame:
+    """``by_city`` with the cities' Chinese and English names in front."""
+    names = cities[["name_zh", "name_en"]].reindex(by_city.index)
+    return pd.concat([names, by_city], axis=1)
+
+
+_STAGE_TEXT = {
+    "read": "reading the inputs",
+    "project": "projecting into metres",
+    "reach": "site environment and reach",
+    "density": "density per city",
+    "gaps": "road coverage",
+    "ports": "ports",
+    "rsu": "RSU road-km",
+    "seats": "county seats",
+    "poi": "points of interest",
+    "popcover": "population covered",
+    "compare": "comparing with the plan",
+    "render": "writing the report",
+}
+
+
 class _Context:
     def __init__(self, verbosity: int = 1):
         self.verbosity = verbosity
+
+    @contextlib.contextmanager
+    def stage(self, name: str):
+        """Progress of a pipeline stage (with its time at -vv)."""
+        self.progress(_STAGE_TEXT.get(name, name))
+        started = time.perf_counter()
+        yield
+        if self.verbosity >= 3:
+            click.echo(f"  {name}: {time.perf_counter() - started:.2f} s", err=True)
 
     def info(self, message: str) -> None:
         if self.verbosity >= 1:
@@ -289,11 +322,11 @@ def density_cmd(
     output,
 ):
     """Stations per 10,000 residents per city (or county) against the plan's threshold."""
-    from .analysis import analyse_density
+    from .pipeline import Request, run
 
-    result = analyse_density(
-        province,
-        plan,
+    request = Request(
+        province=province,
+        plan=plan,
         sites=sites,
         coords=coords,
         level=level,
@@ -301,13 +334,17 @@ def density_cmd(
         boundaries=boundaries,
         radios=("NR", "LTE") if lte else ("NR",),
     )
-    target = result.plan.density_target
+    done = run(request, "density", timer=obj.stage)
+    result = done.density
+    result_plan = done.inputs.plan
+    sources = done.inputs.sources
+    target = result_plan.density_target
     s = result.summary
     table = result.by_operator if by_operator else result.table
-    extra = {"plan": result.plan.id, "summary": s, "sources": [vars(x) for x in result.sources]}
+    extra = {"plan": result_plan.id, "summary": s, "sources": [vars(x) for x in sources]}
     _emit(table, fmt, output, extra)
     # the summary and notes go to stderr, so they never mix with csv/json on stdout
-    head = f"{result.plan.id}: target {target.op} {target.threshold:g} per 10k ({target.section})."
+    head = f"{result_plan.id}: target {target.op} {target.threshold:g} per 10k ({target.section})."
     if s["population"] > 0:
         obj.info(
             f"{head} Total {s['stations']:,} stations / {s['population']:,} residents "
@@ -315,10 +352,15 @@ def density_cmd(
         )
     else:
         obj.info(f"{head} Total {s['stations']:,} stations; no population for these zones.")
-    _note_labelled(obj, result.sources)
-    for src in result.sources:
+    _note_labelled(obj, sources)
+    for src in sources:
         if src.kind == "missing":
             obj.info(f"note: {src.layer}: {src.note}")
+    if s.get("future_sites"):
+        obj.info(
+            f"note: {s['future_sites']:,} sites are commissioned after "
+            f"{done.inputs.as_of.isoformat()} and are not counted (not on air yet)"
+        )
     if s["unassigned_sites"]:
         obj.info(
             f"note: {s['unassigned_sites']:,} sites fall in no {level} of the chosen area "
@@ -390,15 +432,17 @@ def _write_tables(out, layers: dict, obj) -> None:
 @_library_errors
 def gaps_cmd(obj, province, plan, sites, coords, roads, ports, min_gap_m, by, out, fmt):
     """Expressway coverage gaps (km per road and city) and port coverage."""
-    from .analysis import analyse_corridors
+    from .pipeline import Request, run
 
-    res = analyse_corridors(
-        province, plan, sites=sites, coords=coords, roads=roads, ports=ports, min_gap_m=min_gap_m
-    )
-    cov = res.coverage
+    request = Request(
+        province=province, plan=plan, sites=sites, coords=coords, roads=roads, ports=ports,
+        min_gap_m=min_gap_m,
+    )  # fmt: skip
+    done = run(request, "gaps", timer=obj.stage)
+    cov = done.gaps
     table = {
         "ref": cov.by_ref,
-        "city": res.named(cov.by_city),
+        "city": _named(cov.by_city, done.inputs.cities),
         "gap": pd.DataFrame(cov.gaps.drop(columns="geometry")),
     }[by]
     _emit(table, fmt, None, {"total": cov.total.iloc[0].to_dict()})
@@ -408,13 +452,15 @@ def gaps_cmd(obj, province, plan, sites, coords, roads, ports, min_gap_m, by, ou
         f"gaps {t['gap_km']:,.1f} km ({t['coverage_pct']:.1f} % covered); "
         f"{len(cov.gaps)} gap runs ≥ {cov.min_gap_m:g} m"
     )
-    if res.ports is not None:
-        p = res.port_summary
+    if done.ports is not None:
+        from .facilities import summarise_ports
+
+        p = summarise_ports(done.ports)
         obj.info(
             f"ports: {int(p['n_covered'])} of {int(p['n_ports'])} covered "
             f"({p['covered_pct']:.0f} %)"
         )
-    _note_labelled(obj, res.sources)
+    _note_labelled(obj, done.inputs.sources)
     if out:
         layers = {
             "gaps": cov.gaps,
@@ -422,8 +468,8 @@ def gaps_cmd(obj, province, plan, sites, coords, roads, ports, min_gap_m, by, ou
             "by_ref": cov.by_ref,
             "by_city": cov.by_city,
         }
-        if res.ports is not None:
-            layers["ports"] = res.ports
+        if done.ports is not None:
+            layers["ports"] = done.ports
         _write_tables(out, layers, obj)
 
 
@@ -456,22 +502,24 @@ def gaps_cmd(obj, province, plan, sites, coords, roads, ports, min_gap_m, by, ou
 @_library_errors
 def rsu_cmd(obj, province, plan, roads, rsu, rsu_coords, by, out, fmt):
     """Road-km within range of roadside units (C-V2X RSU) against the plan's target."""
-    from .analysis import analyse_rsu
+    from .pipeline import Request, run
 
-    res = analyse_rsu(province, plan, roads=roads, rsu=rsu, rsu_coords=rsu_coords)
-    cov = res.coverage
-    table = res.named(cov.by_city) if by == "city" else cov.by_ref
+    request = Request(province=province, plan=plan, roads=roads, rsu=rsu, rsu_coords=rsu_coords)
+    done = run(request, "rsu", timer=obj.stage)
+    cov = done.rsu
+    table = _named(cov.by_city, done.inputs.cities) if by == "city" else cov.by_ref
     _emit(table, fmt, None, {"total": cov.total.to_dict()})
     t = cov.total
-    if math.isnan(res.target_km):
-        obj.info(f"RSU road-km: {t['rsu_km']:,.1f} km ({res.plan.id} sets no RSU target)")
+    plan_id = done.inputs.plan.id
+    if math.isnan(t["target_km"]):
+        obj.info(f"RSU road-km: {t['rsu_km']:,.1f} km ({plan_id} sets no RSU target)")
     else:
         verdict = "met" if t["meets_target"] == 1 else f"short by {t['shortfall_km']:,.1f} km"
         obj.info(
-            f"RSU road-km: {t['rsu_km']:,.1f} km vs target ≥ {res.target_km:g} km "
-            f"({res.plan.id}): {verdict}"
+            f"RSU road-km: {t['rsu_km']:,.1f} km vs target ≥ {t['target_km']:g} km "
+            f"({plan_id}): {verdict}"
         )
-    _note_labelled(obj, res.sources)
+    _note_labelled(obj, done.inputs.sources)
     if out:
         _write_tables(out, {"rsu": cov.equipped, "by_city": cov.by_city, "by_ref": cov.by_ref}, obj)
 
@@ -509,26 +557,21 @@ def report_cmd(obj, province, plan, sites, coords, roads, ports, rsu, poi, popul
     """HTML map and scorecard against the plan's targets (opens offline)."""
     from pathlib import Path
 
-    from .analysis import analyse_report
     from .outputs import write_report
+    from .pipeline import Request, report_from, run
     from .registry import resolve_province
 
     provinces = resolve_province(province)
     if out is None:
         out = Path("maps") / (provinces[0].pinyin if len(provinces) == 1 else "china")
-    report = analyse_report(
-        province,
-        plan,
-        sites=sites,
-        coords=coords,
-        roads=roads,
-        ports=ports,
-        rsu=rsu,
-        poi=poi,
-        population=population,
-        progress=obj.progress,
-    )
-    paths = write_report(report, out, tiles=tiles, progress=obj.progress)
+    request = Request(
+        province=province, plan=plan, sites=sites, coords=coords, roads=roads, ports=ports,
+        rsu=rsu, poi=poi, population=population,
+    )  # fmt: skip
+    done = run(request, "report", timer=obj.stage)
+    report = report_from(done)
+    with obj.stage("render"):
+        paths = write_report(report, out, tiles=tiles, progress=obj.progress)
     card = report.scorecard
     measured = card[card["measured"].notna()]
     met = int(measured["met"].sum())

@@ -248,6 +248,7 @@ def port_coverage(
     crs=None,
     xy=None,
     reach_m=None,
+    scale=None,
 ) -> gpd.GeoDataFrame:
     """Coverage status of every port (or other point of interest).
 
@@ -271,6 +272,11 @@ def port_coverage(
     xy, reach_m : optional
         The sites' coordinates in ``crs`` and their reach, already computed
         (see :func:`geo5g.coverage.site_reach`; ``xy`` needs ``crs``).
+    scale : callable, optional
+        ``scale(x, y)``, the point scale factor of ``crs`` (a conformal zone of
+        :func:`geo5g.project.measure_frame`): ``reach_m`` is then in projected units
+        (true reach × scale at the site) and distances are returned in true metres
+        (projected / scale at the port).
 
     Returns
     -------
@@ -333,6 +339,12 @@ def port_coverage(
     ids_serving = _column_at(sites, "site_id", serving)
     ops_serving = _column_at(sites, "operator", serving)
 
+    serving_reach = _pick(reach, serving, dtype="float64")
+    if scale is not None and n:
+        here = shapely.get_coordinates(shapely.point_on_surface(geoms))
+        k = np.asarray(scale(here[:, 0], here[:, 1]), dtype="float64")
+        distance = distance / k
+        serving_reach = serving_reach / k
     covered = share >= settings.port_min_share
     status = np.where(covered, "covered", np.where(share > 0, "partial", "not covered"))
     out = gpd.GeoDataFrame(
@@ -346,7 +358,7 @@ def port_coverage(
             "nearest_site_id": pd.array(ids_nearest, dtype="string"),
             "serving_site_id": pd.array(ids_serving, dtype="string"),
             "serving_operator": pd.array(ops_serving, dtype="string"),
-            "serving_reach_m": _pick(reach, serving, dtype="float64"),
+            "serving_reach_m": serving_reach,
             "synthetic": ports["synthetic"].to_numpy(dtype=bool) if "synthetic" in ports else False,
         },
         geometry=ports.geometry.values,

@@ -456,3 +456,112 @@ def metric_xy(layer, crs, name: str = "layer") -> tuple[np.ndarray, np.ndarray]:
     if not CRS.from_user_input(crs).is_projected:
         raise CRSError(f"{name}: target CRS {crs} is not projected; lengths need metres")
     return points_xy(layer, crs, name)
+
+
+# --------------------------------------------------------------------------- features in a frame
+
+
+def _segment_metres(lon, lat) -> np.ndarray:
+    """Ellipsoidal length of short segments between consecutive points (metres).
+
+    The local flat-earth formula with the meridional and prime-vertical radii of
+    curvature at the mean latitude: within 1e-6 of the geodesic for segments of a few
+    kilometres, 1e-4 for 100 km. Only used for chainage offsets of features cut at
+    zone edges; lengths themselves are measured in the zones.
+    """
+    phi = np.radians((lat[1:] + lat[:-1]) / 2)
+    w = 1 - _E2 * np.sin(phi) ** 2
+    m = _A * (1 - _E2) / w**1.5
+    n = _A / np.sqrt(w)
+    return np.hypot(m * np.radians(np.diff(lat)), n * np.cos(phi) * np.radians(np.diff(lon)))
+
+
+def split_lines(frame: Frame, layer) -> list:
+    """A line layer (any CRS) cut into the zones of ``frame``, each in its zone's CRS.
+
+    Every segment belongs to the zone of its first vertex: a feature is cut at the
+    vertices where it changes zone (no new vertices; a segment may reach a little past
+    its zone's edge, which the scale factor corrects). Each part keeps its feature's
+    columns and gets ``chain_offset_m``, the ellipsoidal length of the feature before
+    it, so that chainages along the feature continue across zones, and ``feature``, the
+    row position of its feature in ``layer``.
+
+    Returns
+    -------
+    list of geopandas.GeoDataFrame
+        One per zone (empty where no line falls), in ``frame.zones[i].crs``.
+    """
+    layer = to_wgs84(layer, layer.attrs.get("source", "lines"))
+    columns = [c for c in layer.columns if c != layer.geometry.name]
+    if len(frame.zones) == 1:
+        one = layer.assign(feature=np.arange(len(layer)), chain_offset_m=0.0)
+        return [to_metric(one, frame.zones[0].crs, "lines")]
+    parts, feature = shapely.get_parts(np.asarray(layer.geometry.values), return_index=True)
+    xy, line = shapely.get_coordinates(parts, return_index=True)
+    n = len(line)
+    same = np.r_[line[1:] == line[:-1], False]  # vertex i starts a segment of its line
+    zone = frame.zone_of(xy[:, 0])
+    seg_zone = np.where(same, zone, -1)
+    # a piece is a run of segments of one line in one zone
+    start = same & np.r_[True, (seg_zone[1:] != seg_zone[:-1]) | ~same[:-1]]
+    piece = np.cumsum(start) - 1
+    seg = np.flatnonzero(same)
+    owner = piece[seg]  # the piece of each segment
+    # vertices of a piece: its segments' starts, and the end of its last segment
+    last = np.r_[seg[1:][owner[1:] != owner[:-1]], seg[-1:]] if len(seg) else seg
+    verts = np.concatenate([seg, last + 1])
+    which = np.concatenate([owner, owner[np.r_[owner[1:] != owner[:-1], True]]])
+    order = np.lexsort((verts, which))
+    verts, which = verts[order], which[order]
+    geoms = shapely.linestrings(xy[verts, 0], xy[verts, 1], indices=which)
+    # chainage offsets: ellipsoidal length of the feature before each piece
+    step = np.zeros(n)
+    if n > 1:
+        step[:-1] = np.where(same[:-1], _segment_metres(xy[:, 0], xy[:, 1]), 0.0)
+    piece_len = np.bincount(owner, weights=step[seg], minlength=len(geoms))
+    piece_feature = feature[line[seg[np.r_[True, owner[1:] != owner[:-1]]]]] if len(seg) else seg
+    before = pd.Series(piece_len).groupby(piece_feature).cumsum().to_numpy() - piece_len
+    piece_zone = seg_zone[seg[np.r_[True, owner[1:] != owner[:-1]]]] if len(seg) else seg
+    table = pd.DataFrame(layer[columns].to_numpy(), columns=columns).iloc[piece_feature]
+    table = table.astype(layer[columns].dtypes.to_dict()).reset_index(drop=True)
+    table["feature"] = piece_feature
+    table["chain_offset_m"] = before
+    out = []
+    for z in frame.zones:  # a handful of zones
+        keep = piece_zone == z.index
+        part = gpd.GeoDataFrame(table[keep], geometry=geoms[keep], crs=WGS84)
+        part.attrs = dict(layer.attrs)
+        out.append(to_metric(part.reset_index(drop=True), z.crs, "lines"))
+    return out
+
+
+def zone_members(frame: Frame, lon, lat, extents, margin_m: float) -> list[np.ndarray]:
+    """Per zone, the points within ``margin_m`` of its features (by longitude band).
+
+    Parameters
+    ----------
+    frame : Frame
+    lon, lat : array_like
+        The points (WGS-84).
+    extents : sequence of (float, float) or None
+        Per zone, the (west, east) longitudes of its features (None: no features).
+    margin_m : float
+        The largest reach: a point farther east or west than this from a zone's
+        features cannot reach them.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        Sorted positions of the points each zone must consider (a point may be in
+        several zones; a disk is never cut at a zone edge).
+    """
+    lon = np.asarray(lon, dtype="float64")
+    pad = frame.degrees(margin_m)
+    out = []
+    for extent in extents:  # a handful of zones
+        if extent is None:
+            out.append(np.zeros(0, dtype=np.int64))
+            continue
+        west, east = extent
+        out.append(np.flatnonzero((lon >= west - pad) & (lon <= east + pad)))
+    return out

@@ -9,9 +9,9 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from geo5g.analysis import analyse_density
 from geo5g.cli import cli
 from geo5g.errors import DataError
+from geo5g.pipeline import Request, run
 
 # three sites: Nanjing, Nanchang, Beijing (WGS-84)
 SITES = "site_id,lon,lat,operator\nNJ-1,118.79,32.06,China Mobile\nNC-1,115.86,28.68,China Unicom\nBJ-1,116.40,39.90,China Telecom\n"  # noqa: E501
@@ -22,6 +22,20 @@ def sites_csv(tmp_path_factory):
     path = tmp_path_factory.mktemp("sites") / "three.csv"
     path.write_text(SITES, encoding="utf-8")
     return path
+
+
+class _Density:
+    """The density slice of the pipeline, as the CLI's density command runs it."""
+
+    def __init__(self, done):
+        self.table = done.density.table
+        self.summary = done.density.summary
+        self.provinces = done.density.provinces
+        self.plan = done.inputs.plan
+
+
+def analyse_density(province, *, sites):
+    return _Density(run(Request(province=province, sites=sites), "density"))
 
 
 @pytest.fixture(scope="module")

