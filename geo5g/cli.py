@@ -11,6 +11,8 @@ import contextlib
 import functools
 import json
 import math
+import re
+import signal
 import sys
 import time
 import unicodedata
@@ -38,8 +40,19 @@ def _library_errors(func):
             raise click.ClickException(message) from None
         except MemoryError:
             raise click.ClickException("out of memory; try a smaller --province or input") from None
+        except KeyboardInterrupt:
+            click.echo("geo5g: interrupted; no output was left half-written", err=True)
+            sys.exit(130)
 
     return wrapper
+
+
+_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]|[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _plain(text: str) -> str:
+    """Text for a terminal: escape sequences and control characters from data removed."""
+    return _CONTROL.sub("", text)
 
 
 def _width(text: str) -> int:
@@ -55,13 +68,13 @@ def _fmt_cell(value, grouped: bool = True) -> str:
         return f"{value:,.2f}"
     if isinstance(value, int):
         return f"{value:,}" if grouped else str(value)
-    return str(value)
+    return _plain(str(value))
 
 
 def _text_table(df: pd.DataFrame) -> str:
     """Fixed-width table that lines up Chinese (double-width) characters."""
     frame = df.reset_index()
-    header = [str(c) for c in frame.columns]
+    header = [_plain(str(c)) for c in frame.columns]
     # identifiers (adcode, …) print without thousands separators
     grouped = [not str(c).endswith(("adcode", "_id")) for c in header]
     rows = [
@@ -86,8 +99,10 @@ def _text_table(df: pd.DataFrame) -> str:
 
 
 def _emit(df: pd.DataFrame, fmt: str, out, extra: dict | None = None) -> None:
+    from .outputs import csv_text
+
     if fmt == "csv":
-        text = df.to_csv(lineterminator="\n")
+        text = csv_text(df)
     elif fmt == "json":
         payload = {
             "rows": json.loads(df.reset_index().to_json(orient="records", force_ascii=False))
@@ -101,7 +116,8 @@ def _emit(df: pd.DataFrame, fmt: str, out, extra: dict | None = None) -> None:
     else:
         from .outputs import write_text_atomic
 
-        write_text_atomic(out, text)
+        # a file for people: UTF-8 with BOM for CSV, so that Excel reads Chinese names
+        write_text_atomic(out, text, encoding="utf-8-sig" if fmt == "csv" else "utf-8")
 
 
 def _named(by_city: pd.DataFrame, cities) -> pd.DataFrame:
@@ -324,6 +340,7 @@ def density_cmd(
     """Stations per 10,000 residents per city (or county) against the plan's threshold."""
     from .pipeline import Request, run
 
+    _require_sites_for_coords(coords, sites)
     request = Request(
         province=province,
         plan=plan,
@@ -375,9 +392,62 @@ def density_cmd(
         sys.exit(EXIT_BELOW_TARGET)
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that staging folders are removed."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated
+
+
+def _keep_freed_memory() -> None:
+    """Let glibc keep large freed blocks for reuse instead of returning them to the OS.
+
+    Analyses of millions of sites make and drop many arrays of tens of MB; by default
+    each is a fresh mmap whose pages are faulted in again (a second of system time for
+    the nation). A high mmap threshold serves them from the heap. No effect elsewhere.
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if not name or not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(name)
+        m_trim_threshold, m_mmap_threshold = -1, -3
+        libc.mallopt(m_mmap_threshold, 1 << 30)
+        libc.mallopt(m_trim_threshold, (1 << 31) - 1)
+
+
 def main(argv=None) -> None:
-    """Entry point of ``geo5g`` and ``python -m geo5g``."""
-    cli.main(args=argv, prog_name="geo5g")
+    """Entry point of ``geo5g`` and ``python -m geo5g``.
+
+    Exit codes: 0 success, 1 bad input or data, 2 usage, 3 ``density --fail-below``
+    found a zone under the threshold, 130 interrupted (Ctrl-C), 143 terminated
+    (SIGTERM); an interrupted run leaves no partial output.
+    """
+    _keep_freed_memory()
+    previous = signal.getsignal(signal.SIGTERM)
+    with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        cli.main(args=argv, prog_name="geo5g", standalone_mode=True)
+    except _Terminated:
+        click.echo("geo5g: terminated; no output was left half-written", err=True)
+        sys.exit(143)
+    finally:
+        with contextlib.suppress(ValueError, TypeError):
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _require_sites_for_coords(coords: str, sites) -> None:
+    """``--coords`` says how the coordinates of ``--sites`` are given: alone it means nothing."""
+    if sites is None and coords != "wgs84":
+        raise click.UsageError(
+            "--coords applies to the coordinates of --sites; give --sites FILE as well "
+            "(the bundled demo sites are WGS-84)"
+        )
 
 
 def _note_labelled(obj, sources) -> None:
@@ -434,6 +504,7 @@ def gaps_cmd(obj, province, plan, sites, coords, roads, ports, min_gap_m, by, ou
     """Expressway coverage gaps (km per road and city) and port coverage."""
     from .pipeline import Request, run
 
+    _require_sites_for_coords(coords, sites)
     request = Request(
         province=province, plan=plan, sites=sites, coords=coords, roads=roads, ports=ports,
         min_gap_m=min_gap_m,
@@ -564,6 +635,7 @@ def report_cmd(obj, province, plan, sites, coords, roads, ports, rsu, poi, popul
     provinces = resolve_province(province)
     if out is None:
         out = Path("maps") / (provinces[0].pinyin if len(provinces) == 1 else "china")
+    _require_sites_for_coords(coords, sites)
     request = Request(
         province=province, plan=plan, sites=sites, coords=coords, roads=roads, ports=ports,
         rsu=rsu, poi=poi, population=population,

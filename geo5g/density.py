@@ -49,9 +49,20 @@ def count_stations(zone_of: pd.Series, zone_ids, by: pd.Series | None = None):
     if by is None:
         counts = zone_of[known].astype("int64").value_counts()
         return counts.reindex(index, fill_value=0).astype("int64").rename("stations")
-    groups = by[known].astype("string").fillna("unknown")
-    # one bincount over (zone, group) codes: pd.crosstab takes seconds for millions of sites
-    codes, labels = pd.factorize(groups, sort=True)
+    if isinstance(by.dtype, pd.CategoricalDtype):
+        # categories already are the codes: no string per site
+        raw = by.cat.codes.to_numpy()[known.to_numpy()]
+        names = np.array([*map(str, by.cat.categories), "unknown"], dtype=object)
+        raw = np.where(raw < 0, len(names) - 1, raw)
+        present = np.unique(raw)
+        order = present[np.argsort(names[present], kind="stable")]
+        remap = np.full(len(names), -1, dtype=np.int64)
+        remap[order] = np.arange(len(order))
+        codes, labels = remap[raw], pd.Index(names[order])
+    else:
+        groups = by[known].astype("string").fillna("unknown")
+        # one bincount over (zone, group) codes: pd.crosstab takes seconds for millions
+        codes, labels = pd.factorize(groups, sort=True)
     row = index.get_indexer(zone_of[known].astype("int64").to_numpy())
     ok = row >= 0  # sites of zones not asked for are not counted
     n_groups = len(labels)

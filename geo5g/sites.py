@@ -629,8 +629,24 @@ def read_sites(
 
 
 def _category(values) -> pd.Series:
-    """Strings as a categorical column (categories of dtype ``str``, missing kept)."""
-    return pd.Series(values, dtype="str").reset_index(drop=True).astype("category")
+    """Strings as a categorical column (categories of dtype ``str``, missing kept).
+
+    Dictionary-encoded in Arrow: a handful of distinct names over millions of sites
+    cost one pass, not a Python string each.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    series = pd.Series(values).reset_index(drop=True)
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return series.cat.rename_categories(lambda c: str(c))
+    arrow = pa.array(series.astype("str"))
+    if isinstance(arrow, pa.ChunkedArray):
+        arrow = arrow.combine_chunks()
+    encoded = pc.dictionary_encode(arrow)
+    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+    categories = pd.Index(encoded.dictionary.to_pylist(), dtype="str")
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(categories)))
 
 
 def sites_from_arrays(

@@ -124,7 +124,9 @@ def test_output_file_written(tmp_path):
     out = tmp_path / "t.csv"
     res = run("-q", "density", "--format", "csv", "--output", str(out))
     assert res.exit_code == 0 and res.output == ""
-    assert out.read_text(encoding="utf-8").startswith("adcode,")
+    data = out.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")  # a BOM: Excel reads the Chinese names as UTF-8
+    assert data.decode("utf-8-sig").startswith("adcode,")
 
 
 def test_by_operator_sums_to_city_stations():
