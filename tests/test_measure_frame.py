@@ -1,0 +1,167 @@
+"""Lengths that hold anywhere in China: local conformal zones with their scale factors.
+
+Roads and sites are placed at China's corners (53°, 40° and 18° N; 75° and 134° E) and
+measured by the pipeline the CLI runs; road km, gap km and port distances are checked
+against the geodesic (pyproj.Geod on WGS-84) within 0.1 %.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pyproj import Geod, Proj, Transformer
+
+from geo5g.pipeline import Request, run
+from geo5g.project import MAX_ZONE_WIDTH_DEG, measure_frame, split_lines
+
+GEOD = Geod(ellps="WGS84")
+PLACES = [(75.2, 53.0), (75.2, 40.0), (75.2, 18.0), (134.6, 53.0), (134.6, 40.0), (134.6, 18.0)]
+REACH = 1_000.0  # metres, given per site (radius_m)
+SPACING = 2_200.0  # sites 2.2 reaches apart: 2 km of every 2.2 km covered (90.9 %)
+N_SITES = 12
+ROAD_M = 30_000.0
+
+
+def _layout(tmp_path):
+    """Per place: a 30 km road due north, sites on it, a port 5 km east of a site."""
+    zones, roads, sites, ports, truth = [], [], [], [], []
+    for k, (lon, lat) in enumerate(PLACES):
+        n = 301
+        lons, lats, _ = GEOD.fwd(
+            np.full(n, lon), np.full(n, lat), np.zeros(n), np.linspace(0, ROAD_M, n)
+        )
+        roads.append(
+            {
+                "type": "Feature",
+                "properties": {"ref": f"R{k}", "name": f"road {k}"},
+                "geometry": {"type": "LineString", "coordinates": np.c_[lons, lats].tolist()},
+            }
+        )
+        # sites on the road from 1.5 km on, every SPACING metres
+        along = 1_500.0 + SPACING * np.arange(N_SITES)
+        slon, slat, _ = GEOD.fwd(
+            np.full(N_SITES, lon), np.full(N_SITES, lat), np.zeros(N_SITES), along
+        )
+        sites += [
+            (f"S{k}-{i}", a, b, REACH) for i, (a, b) in enumerate(zip(slon, slat, strict=True))
+        ]
+        plon, plat, _ = GEOD.fwd(slon[3], slat[3], 90.0, 5_000.0)
+        ports.append((f"P{k}", plon, plat))
+        covered = 2 * REACH * N_SITES  # the disks do not overlap and lie on the road
+        truth.append({"road_m": GEOD.line_length(lons, lats), "covered_m": covered})
+        pad = 0.5
+        box = [[lon - pad, lat - pad], [lon + pad, lat - pad], [lon + pad, lat + pad]]
+        box += [[lon - pad, lat + pad], [lon - pad, lat - pad]]
+        zones.append(
+            {
+                "type": "Feature",
+                "properties": {"adcode": 110101 + k, "name_zh": f"区{k}"},
+                "geometry": {"type": "Polygon", "coordinates": [box]},
+            }
+        )
+
+    def collection(features):
+        return json.dumps({"type": "FeatureCollection", "features": features})
+
+    (tmp_path / "zones.geojson").write_text(collection(zones), encoding="utf-8")
+    (tmp_path / "roads.geojson").write_text(collection(roads), encoding="utf-8")
+    site_csv = "site_id,lon,lat,radius_m\n" + "".join(
+        f"{a},{b:.10f},{c:.10f},{d}\n" for a, b, c, d in sites
+    )
+    (tmp_path / "sites.csv").write_text(site_csv, encoding="utf-8")
+    port_csv = "port_id,name,lon,lat\n" + "".join(
+        f"{a},{a},{b:.10f},{c:.10f}\n" for a, b, c in ports
+    )
+    (tmp_path / "ports.csv").write_text(port_csv, encoding="utf-8")
+    return truth
+
+
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("corners")
+    truth = _layout(tmp_path)
+    done = run(
+        Request(
+            province="all",
+            boundaries=tmp_path / "zones.geojson",
+            sites=tmp_path / "sites.csv",
+            roads=tmp_path / "roads.geojson",
+            ports=tmp_path / "ports.csv",
+            min_gap_m=0.0,
+        ),
+        "gaps",
+    )
+    return done, truth
+
+
+def test_the_frame_spans_several_zones(measured):
+    done, _ = measured
+    assert len(done.geometry.frame.zones) == 11  # 75–135°E in zones ≤ 6° wide
+
+
+@pytest.mark.parametrize("k", range(len(PLACES)))
+def test_road_and_gap_km_are_geodesic(measured, k):
+    done, truth = measured
+    by_ref = done.gaps.by_ref.loc[f"R{k}"]
+    road_m = truth[k]["road_m"]
+    gap_m = road_m - truth[k]["covered_m"]
+    assert by_ref["length_km"] * 1000 == pytest.approx(road_m, rel=1e-3)
+    assert by_ref["gap_km"] * 1000 == pytest.approx(gap_m, rel=1e-3), PLACES[k]
+
+
+@pytest.mark.parametrize("k", range(len(PLACES)))
+def test_port_distances_are_geodesic(measured, k):
+    done, _ = measured
+    assert done.ports.loc[f"P{k}", "distance_m"] == pytest.approx(5_000.0, rel=1e-3)
+
+
+def test_without_the_scale_factor_the_edges_would_be_off():
+    """The correction matters: at a 6° zone's edge at 18° N a km in the zone is 0.12 % long."""
+    zone = measure_frame((104.0, 10.0, 110.0, 20.0)).zones[0]
+    to_zone = Transformer.from_crs(4326, zone.crs, always_xy=True)
+    x, y = to_zone.transform(zone.lon0 + 3.0, 18.0)
+    k = float(zone.scale(np.array([x]), np.array([y]))[0])
+    assert k - 1 > 1e-3
+
+
+@given(
+    st.floats(min_value=70.0, max_value=136.0),
+    st.floats(min_value=0.0, max_value=55.0),
+    st.floats(min_value=-3.2, max_value=3.2),
+)
+def test_scale_factor_equals_projs(lon0, lat, dlon):
+    zone = measure_frame((lon0 - 1, lat, lon0 + 1, lat + 0.1)).zones[0]
+    to_zone = Transformer.from_crs(4326, zone.crs, always_xy=True)
+    x, y = to_zone.transform(zone.lon0 + dlon, lat)
+    ours = float(zone.scale(np.array([x]), np.array([y]))[0])
+    proj = Proj(zone.crs).get_factors(zone.lon0 + dlon, lat).meridional_scale
+    assert ours == pytest.approx(proj, abs=1e-9)
+
+
+def test_zone_widths():
+    for bounds in [(73.5, 18, 135.1, 53.6), (97.3, 26, 108.5, 34.3), (116.4, 30.8, 121.9, 35.1)]:
+        frame = measure_frame(bounds)
+        widths = [z.east - z.west for z in frame.zones]
+        assert max(widths) <= MAX_ZONE_WIDTH_DEG + 1e-9
+
+
+def test_split_lines_continues_chainage(tmp_path):
+    import geopandas as gpd
+    import shapely
+
+    lons = np.linspace(76.0, 96.0, 201)
+    lats = np.full_like(lons, 40.0)
+    layer = gpd.GeoDataFrame(
+        {"ref": ["A"]}, geometry=[shapely.LineString(np.c_[lons, lats])], crs=4326
+    )
+    parts = split_lines(measure_frame((73.5, 18, 135.1, 53.6)), layer)
+    pieces = [p for p in parts if len(p)]
+    assert len(pieces) == 5  # the road crosses four zone edges (79.1, 84.7, 90.3, 95.9°E)
+    offsets = [float(p["chain_offset_m"].iloc[0]) for p in pieces]
+    assert offsets[0] == 0.0 and offsets == sorted(offsets)
+    # the last piece starts at the vertex 95.9°E, after the ellipsoidal length of the rest
+    assert offsets[-1] == pytest.approx(GEOD.line_length(lons[:200], lats[:200]), rel=1e-6)
