@@ -6,12 +6,11 @@ Each side runs in a fresh process (``run.py --side …``) so that its peak memor
 answers that the other side must agree with. The record is rewritten after each
 stage, so a side stopped by ``--naive-timeout`` keeps what it finished.
 
-geo5g's stages call the library's building blocks (the functions
-``geo5g.analysis`` strings together) so that each stage is timed on its own:
-``read`` (read_sites/read_roads/read_ports/read_rsu, boundaries, census),
-``project`` (to the metric CRS), ``density``, ``reach`` (site environment and
-the band table), ``gaps``, ``ports``, ``rsu``, ``popcover`` and ``render``
-(build_report + write_report: HTML, CSV, GeoPackage).
+geo5g's side runs :func:`geo5g.pipeline.run` — the function ``python -m geo5g report``
+calls — with a timer around each of its stages (``read``, ``project``, ``reach``,
+``density``, ``gaps``, ``ports``, ``rsu``, ``popcover``, ``compare``), then
+``report_from`` + ``write_report`` (``render``), as the CLI does. Nothing is timed
+that the CLI does not run.
 
 The naive side reads with ``geopandas.read_parquet``, projects with ``to_crs``,
 and measures with :mod:`geo5g.reference` (sjoin, buffer every site, union_all,
@@ -130,138 +129,112 @@ def _window_of(args):
 # --------------------------------------------------------------------------- geo5g
 
 
+def _window_check(done, roads, window, reach_m):
+    """Gap metres of the sample window, measured as the pipeline measures (untimed)."""
+    from geo5g.lines import prepare_roads
+    from geo5g.pipeline import _cover
+    from geo5g.project import split_lines
+
+    inputs, frame = done.inputs, done.geometry.frame
+    lon, lat = inputs.sites["lon"].to_numpy(), inputs.sites["lat"].to_numpy()
+    keep, check_roads, raster = check_inputs((lon, lat), roads, window.population, window.box)
+    nets = []
+    for z, part in zip(frame.zones, split_lines(frame, check_roads), strict=True):
+        nets.append(
+            prepare_roads(part, None, z.crs, piece_m=inputs.settings.piece_m, scale=z.scale)
+            if len(part)
+            else None
+        )
+    runs = _cover(nets, frame, lon[keep], lat[keep], reach_m[keep])
+    return keep, runs, raster, nets
+
+
+class _Window:
+    def __init__(self, box, population):
+        self.box, self.population = box, population
+
+
 def geo5g_side(args, work) -> None:
-    """Time geo5g's stages on ``work`` and record the answers."""
-    from geo5g.boundaries import read_boundaries
-    from geo5g.corridors import cover_lines, prepare_roads, summarise
-    from geo5g.coverage import BandTableModel, load_settings, point_xy, site_environment
-    from geo5g.density import density_by_operator, density_table
-    from geo5g.facilities import port_coverage, summarise_ports
+    """Time the pipeline's own stages on ``work`` (what ``python -m geo5g report`` runs)."""
     from geo5g.outputs import write_report
-    from geo5g.plans import compare, default_plan, load_plan
+    from geo5g.pipeline import Request, report_from, run
     from geo5g.popcover import covered_population
-    from geo5g.population import census_population, read_census
-    from geo5g.project import metric_crs, metric_xy, to_metric
-    from geo5g.report import build_report
-    from geo5g.roads import read_ports, read_roads, read_rsu
-    from geo5g.sites import read_sites
-    from geo5g.zones import assign_zones
 
     rec = Recorder(args.result, "geo5g")
     scale = work.scale
-    settings = load_settings()
-    with rec.stage("read"):
-        sites = read_sites(work.sites, points=False)  # a site table: lon/lat, no Points
-        roads = read_roads(work.roads)
-        ports = read_ports(work.ports)
-        rsu = read_rsu(work.rsu)
-        cities = read_boundaries(scale.province, "city")
-        counties = read_boundaries(scale.province, "county") if scale.province != "all" else None
-        census = read_census()
-        plan = load_plan(default_plan(scale.province))
-    with rec.stage("project"):
-        crs = metric_crs(cities.total_bounds)
-        sx, sy = metric_xy(sites, crs, "sites")
-        roads_m = to_metric(roads, crs, "roads")
-        cities_m = to_metric(cities, crs, "cities")
-        counties_m = None if counties is None else to_metric(counties, crs, "counties")
-    with rec.stage("density"):
-        zone_of = assign_zones(sites, cities)
-        population = census_population(cities, census)
-        target = plan.density_target
-        table = density_table(cities, zone_of, population, target.threshold, target.op)
-        density_by_operator(zone_of, sites["operator"], population)
-    with rec.stage("reach", "site environment (counties, or the density rule) + band table"):
-        urban = site_environment(sx, sy, settings, counties_m)
-        reach = BandTableModel(settings).reach_m(sites, urban)
+    request = Request(
+        province=scale.province,
+        sites=work.sites,
+        roads=work.roads,
+        ports=work.ports,
+        rsu=work.rsu,
+        population=work.population,
+    )
+    done = run(request, "report", timer=rec.stage)
+    with rec.stage("render", "report_from + write_report (HTML, CSV, GeoPackage)"):
+        written = write_report(report_from(done), work.folder / "report")
+    reach = done.reach.reach_m
     np.save(work.folder / "reach.npy", reach)
-    with rec.stage(
-        "gaps", "road network prepared (shared with rsu), exact intervals, totals per city"
-    ):
-        network = prepare_roads(roads_m, cities_m, crs, piece_m=settings.piece_m)
-        runs = cover_lines(network, sx, sy, reach)
-        summarise(runs, "city_adcode")
-        gap_total = summarise(runs)
-    with rec.stage("ports"):
-        # the sites' metric coordinates and reach from the stages before
-        port_table = port_coverage(
-            ports, sites, settings=settings, crs=crs, xy=(sx, sy), reach_m=reach
-        )
-    with rec.stage("rsu"):
-        rx, ry = point_xy(rsu, crs, "rsu")
-        rsu_range = rsu["range_m"].fillna(settings.rsu_range_m).to_numpy("float64")
-        rsu_runs = cover_lines(network, rx, ry, rsu_range)
-        rsu_total = summarise(rsu_runs)
-    del network  # its arrays (≈ 250 MB for the nation) are not needed any more
-    with rasterio.open(work.population) as src:
-        if src.crs.to_epsg() != 4326:
-            raise SystemExit(f"{work.population}: expected EPSG:4326, found {src.crs}")
-    with rec.stage("popcover", "pixels of the population raster within reach, per city"):
-        pop_cover = covered_population(work.population, sites, reach, cities)
-    with rec.stage("render", "build_report + write_report (HTML, CSV, GeoPackage)"):
-        measured = {
-            "stations_per_10k": float(table["stations"].sum() / table["population"].sum() * 1e4),
-            "expressway_coverage_pct": float(gap_total["coverage_pct"].iloc[0]),
-            "ports_covered_pct": float(summarise_ports(port_table)["covered_pct"]),
-            "rsu_road_km": float(rsu_total["covered_km"].iloc[0]),
-        }
-        keep = ["ref", "name", "city_adcode", "start_m", "end_m", "length_m", "geometry"]
-        report = build_report(
-            title=f"geo5g benchmark — {scale.name} (SYNTHETIC workload)",
-            plan=plan,
-            cities=cities,
-            city_density=table,
-            scorecard=compare(plan, measured, {}),
-            sites=sites,
-            roads_covered=runs.loc[runs["covered"], keep],
-            roads_gaps=runs.loc[~runs["covered"] & (runs["length_m"] >= settings.min_gap_m), keep],
-            rsu_stretches=rsu_runs.loc[rsu_runs["covered"], keep],
-            ports=port_table,
-            provenance=[("workload", str(work.folder), "synthetic", "benchmarks/workloads.py")],
-        )
-        written = write_report(report, work.folder / "report")
+    gaps, rsu, ports = done.gaps, done.rsu, done.ports
+    pop_cover = done.popcover
+    total = gaps.total.iloc[0]
     rec.data["html_mib"] = round(written["html"].stat().st_size / 2**20, 2)
     rec.data["figures"] = {
-        "cities": len(cities),
-        "sites": len(sites),
-        "road_km": round(float(gap_total["length_km"].iloc[0]), 1),
-        "gap_km": round(float(gap_total["gap_km"].iloc[0]), 1),
-        "coverage_pct": round(float(gap_total["coverage_pct"].iloc[0]), 3),
-        "ports_covered": int(port_table["covered"].sum()),
-        "rsu_km": round(float(rsu_total["covered_km"].iloc[0]), 1),
+        "cities": len(done.inputs.cities),
+        "sites": len(done.inputs.sites),
+        "zones_of_the_frame": len(done.geometry.frame.zones),
+        "road_km": round(float(total["length_km"]), 1),
+        "gap_km": round(float(total["gap_km"]), 1),
+        "coverage_pct": round(float(total["coverage_pct"]), 3),
+        "ports_covered": int(ports["covered"].sum()),
+        "rsu_km": round(float(rsu.total["rsu_km"]), 1),
         "people_covered_pct": round(
             100 * float(pop_cover["covered"].sum() / pop_cover["population"].sum()), 3
         ),
-        "urban_sites_pct": round(100 * float(np.mean(urban)), 1),
+        "urban_sites_pct": round(100 * float(np.mean(done.reach.urban)), 1),
     }
 
     # ---- answers for the agreement checks (untimed)
-    rec.answer("stations", {str(k): int(v) for k, v in table["stations"].items()})
-    window = _window_of(args)
-    keep, check_roads, raster = check_inputs(
-        (sites["lon"].to_numpy(), sites["lat"].to_numpy()), roads, work.population, window
-    )
-    check_roads_m = to_metric(check_roads, crs, "roads")
-    runs = cover_lines(check_roads_m, sx[keep], sy[keep], reach[keep], piece_m=settings.piece_m)
+    import geopandas as gpd
+
+    from geo5g.pipeline import _cover
+
+    rec.answer("stations", {str(k): int(v) for k, v in done.density.table["stations"].items()})
+    roads = gpd.read_parquet(work.roads)
+    window = _Window(_window_of(args), work.population)
+    keep, runs, raster, nets = _window_check(done, roads, window, reach)
     rec.answer("check_sites", int(keep.sum()))
     rec.answer("gap_m", float(runs.loc[~runs["covered"], "length_m"].sum()))
     rec.answer("check_road_m", float(runs["length_m"].sum()))
-    full_rsu = cover_lines(roads_m, rx, ry, rsu_range, piece_m=settings.piece_m)
-    rec.answer("rsu_m", float(full_rsu.loc[full_rsu["covered"], "length_m"].sum()))
+    rsu_layer = gpd.read_parquet(work.rsu)
+    rx, ry = rsu_layer.geometry.x.to_numpy(), rsu_layer.geometry.y.to_numpy()
+    rng = rsu_layer["range_m"].fillna(300.0).to_numpy("float64")
+    rsu_runs = _cover(nets, done.geometry.frame, rx, ry, rng)
+    rec.answer("rsu_m", float(rsu_runs.loc[rsu_runs["covered"], "length_m"].sum()))
+    in_window = np.ones(len(ports), dtype=bool)
+    if window.box is not None:
+        minx, miny, maxx, maxy = window.box
+        rep = ports.geometry.representative_point()
+        in_window = (
+            (rep.x >= minx) & (rep.x <= maxx) & (rep.y >= miny) & (rep.y <= maxy)
+        ).to_numpy()
     rec.answer(
         "ports",
         {
-            "distance_m": port_table["distance_m"].round(3).tolist(),
-            "covered_share": port_table["covered_share"].round(4).tolist(),
-            "point": (port_table["kind"] == "point").tolist(),
+            "in_window": in_window.tolist(),
+            "distance_m": ports["distance_m"].round(3).tolist(),
+            "covered_share": ports["covered_share"].round(4).tolist(),
+            "point": (ports["kind"] == "point").tolist(),
         },
     )
     values, transform, rcrs = raster
-    check_sites = (sites["lon"].to_numpy()[keep], sites["lat"].to_numpy()[keep])
-    if window is None:
+    lon, lat = done.inputs.sites["lon"].to_numpy(), done.inputs.sites["lat"].to_numpy()
+    if window.box is None:
         pc = pop_cover
     else:
-        pc = covered_population(values, check_sites, reach[keep], transform=transform, crs=rcrs)
+        pc = covered_population(
+            values, (lon[keep], lat[keep]), reach[keep], transform=transform, crs=rcrs
+        )
     rec.answer("people", float(pc["population"].sum()))
     rec.answer("people_covered", float(pc["covered"].sum()))
     rec.flush()
@@ -295,15 +268,16 @@ def naive_side(args, work) -> None:
         ports = gpd.read_parquet(work.ports)
         rsu = gpd.read_parquet(work.rsu)
         cities = read_boundaries(scale.province, "city")
+        counties = read_boundaries(scale.province, "county") if scale.province != "all" else None
     reach = np.load(work.folder / "reach.npy")
-    with rec.stage("project"):
-        crs = metric_crs(cities.total_bounds)
+    with rec.stage("project", "to_crs into one transverse Mercator (of the sample window)"):
+        # one CRS for all, as a GIS analyst would: a transverse Mercator of the checked area
+        crs = metric_crs(window if window is not None else cities.total_bounds)
         sites_m = sites.to_crs(crs)
-        roads_m = roads.to_crs(crs)
         ports_m = ports.to_crs(crs)
         rsu_m = rsu.to_crs(crs)
-    with rec.stage("density", "gpd.sjoin(sites, cities, predicate='within')"):
-        stations = naive_density(sites, cities)
+    with rec.stage("density", "gpd.sjoin(sites, counties, then cities, predicate='within')"):
+        stations = naive_density(sites, cities, counties)
     rec.answer("stations", {str(k): int(v) for k, v in stations.items()})
     rec.answer("sites_in_several_cities", stations.attrs["sites_in_several_zones"])
 
@@ -325,9 +299,9 @@ def naive_side(args, work) -> None:
             "covered_share": port_table["covered_share"].round(4).tolist(),
         },
     )
-    with rec.stage("rsu", "buffer every RSU, union_all, intersection"):
+    with rec.stage("rsu", f"buffer every RSU, union_all, intersection{sample}"):
         rsu_range = rsu["range_m"].fillna(300.0).to_numpy("float64")
-        rsu_m_per_road = naive_rsu_km(roads_m, rsu_m, rsu_range, quad_segs=quad)
+        rsu_m_per_road = naive_rsu_km(check_roads.to_crs(crs), rsu_m, rsu_range, quad_segs=quad)
     rec.answer("rsu_m", float(rsu_m_per_road.sum()))
     values, transform, rcrs = raster
     zones = cities if window is None else None

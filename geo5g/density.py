@@ -122,19 +122,22 @@ def density_table(zones, zone_of: pd.Series, population: pd.Series, threshold: f
     Returns
     -------
     pandas.DataFrame
-        Indexed by adcode with columns ``name_zh, name_en, population (Int64),
+        Indexed by adcode with columns ``name_zh, name_en, population (Int64 for head
+        counts, Float64 for fractional sums such as a WorldPop raster's),
         stations, per_10k, target, met (boolean, NA without population),
         shortfall (Int64: stations still needed, 0 when met)``.
     """
     from .plans import meets
 
     stations = count_stations(zone_of, zones.index)
-    pop = population.reindex(zones.index)
+    pop = pd.to_numeric(population.reindex(zones.index), errors="coerce").astype("Float64")
+    # head counts stay whole numbers; a raster's zonal sums (WorldPop) are fractional people
+    whole = bool(((pop.dropna() % 1) == 0).all())
     table = pd.DataFrame(
         {
             "name_zh": zones["name_zh"],
             "name_en": zones["name_en"],
-            "population": pop.astype("Int64"),
+            "population": pop.astype("Int64") if whole else pop,
             "stations": stations,
         },
         index=zones.index,

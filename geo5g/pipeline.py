@@ -1024,7 +1024,10 @@ def run(
     if "ports" in wanted and inputs.ports is not None and has_sites:
         with stage("ports"):
             results = replace(results, ports=measure_ports(inputs, geometry, results.reach))
-    rsu_wanted = command == "rsu" or inputs.plan.target("rsu_road_km") is not None
+    # RSU km are measured when the plan asks for them, or the user gave an RSU layer
+    rsu_wanted = (
+        command == "rsu" or inputs.plan.target("rsu_road_km") is not None or request.rsu is not None
+    )
     if "rsu" in wanted and inputs.rsu is not None and inputs.roads is not None and rsu_wanted:
         networks = results.gaps.networks if results.gaps is not None else None
         with stage("rsu"):

@@ -60,7 +60,9 @@ def _same_metric_crs(*layers) -> None:
             raise CRSError(f"{name}: CRS differs from {first_name}'s; reproject first")
 
 
-def naive_density(sites: gpd.GeoDataFrame, zones: gpd.GeoDataFrame) -> pd.Series:
+def naive_density(
+    sites: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, counties: gpd.GeoDataFrame | None = None
+) -> pd.Series:
     """Sites per zone with ``gpd.sjoin(predicate="within")``.
 
     Parameters
@@ -69,6 +71,9 @@ def naive_density(sites: gpd.GeoDataFrame, zones: gpd.GeoDataFrame) -> pd.Series
         Points with a CRS.
     zones : geopandas.GeoDataFrame
         Polygons in the same CRS, indexed by adcode.
+    counties : geopandas.GeoDataFrame, optional
+        Counties with ``city_adcode``: a site counts for its county's city (as in
+        :mod:`geo5g.pipeline`), and only sites in no county are joined with ``zones``.
 
     Returns
     -------
@@ -80,6 +85,22 @@ def naive_density(sites: gpd.GeoDataFrame, zones: gpd.GeoDataFrame) -> pd.Series
     """
     require_crs(sites, "sites")
     require_crs(zones, "zones")
+    if counties is not None:
+        by_county = naive_density(sites, counties)
+        joined = gpd.sjoin(
+            sites[[sites.geometry.name]],
+            gpd.GeoDataFrame(geometry=counties.geometry.values, crs=counties.crs),
+            how="left",
+            predicate="within",
+        )
+        lost = joined.index[joined["index_right"].isna()].unique()
+        rest = naive_density(sites.loc[lost], zones)
+        per_city = by_county.groupby(counties["city_adcode"].reindex(by_county.index)).sum()
+        out = (per_city.reindex(zones.index, fill_value=0) + rest).astype("int64")
+        out.index.name = "adcode"
+        out = out.rename("stations")
+        out.attrs["sites_in_several_zones"] = by_county.attrs["sites_in_several_zones"]
+        return out
     right = gpd.GeoDataFrame(
         {"adcode": np.asarray(zones.index)}, geometry=zones.geometry.values, crs=zones.crs
     )
