@@ -50,6 +50,10 @@ _MAX_LISTED = 5
 #: Encodings tried in turn: UTF-8 (with or without BOM), then GB 18030 (a superset of
 #: GBK, what Excel and Notepad on Chinese Windows save).
 ENCODINGS = ("utf-8-sig", "gb18030")
+#: Longest reach or range accepted anywhere (metres): no 5G cell or RSU reaches
+#: farther (3GPP TR 38.901 RMa is specified to 10 km, 21 km with LoS), and
+#: larger values (1e308) would overflow when squared.
+MAX_REACH_M = 100_000.0
 
 
 class Problems:

@@ -36,7 +36,8 @@ def _library_errors(func):
         try:
             return func(*args, **kwargs)
         except Geo5gError as exc:
-            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            text = exc.cli_message() if hasattr(exc, "cli_message") else str(exc)
+            message = _plain(text.splitlines()[0]) if text.strip() else type(exc).__name__
             raise click.ClickException(message) from None
         except MemoryError:
             raise click.ClickException("out of memory; try a smaller --province or input") from None

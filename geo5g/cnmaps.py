@@ -10,7 +10,6 @@ stay shared: no gaps, no overlaps) and each zone's area is checked to stay withi
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
 from contextlib import closing
@@ -25,6 +24,7 @@ import shapely
 from .boundaries import LEVELS
 from .coords import gcj02_to_wgs84
 from .errors import DataError, InputError
+from .outputs import staged_files
 from .project import WGS84, metric_crs
 from .registry import PROVINCES, Province, resolve_province
 
@@ -342,18 +342,14 @@ def build_boundaries(
     return zones
 
 
-def _write_geojson(zones: gpd.GeoDataFrame, path: Path) -> Path:
+def _write_geojson(zones: gpd.GeoDataFrame, tmp: Path) -> None:
     """RFC 7946 GeoJSON, UTF-8, 6 decimals; same bytes for the same zones."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.unlink(missing_ok=True)
     pyogrio.write_dataframe(
         zones.reset_index(),
         tmp,
         driver="GeoJSON",
         layer_options={"RFC7946": "YES", "COORDINATE_PRECISION": _DECIMALS, "WRITE_NAME": "NO"},
     )
-    os.replace(tmp, path)
-    return path
 
 
 def build_boundary_files(
@@ -385,21 +381,27 @@ def build_boundary_files(
     Returns
     -------
     list of pathlib.Path
-        The files written. Running it twice writes the same bytes.
+        The files written. Running it twice writes the same bytes. The files
+        are written together (:class:`geo5g.outputs.staged_files`): on any
+        failure none is changed.
     """
     chosen = resolve_province(provinces) if not _is_empty(provinces) else ()
     if china is None:
         china = isinstance(provinces, str) and provinces.strip().lower() == "all"
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     written = []
-    for prov in chosen:
-        for level, plural in (("city", "cities"), ("county", "counties")):
-            zones = build_boundaries(prov, level, tolerance_m=tolerance_m)
-            written.append(_write_geojson(zones, out / f"{prov.pinyin}_{plural}.geojson"))
-    if china:
-        zones = build_boundaries(PROVINCES, "city", tolerance_m=china_tolerance_m)
-        written.append(_write_geojson(zones, out / "china_cities.geojson"))
+    with staged_files() as stage:
+        for prov in chosen:
+            for level, plural in (("city", "cities"), ("county", "counties")):
+                zones = build_boundaries(prov, level, tolerance_m=tolerance_m)
+                target = out / f"{prov.pinyin}_{plural}.geojson"
+                _write_geojson(zones, stage.path(target))
+                written.append(target)
+        if china:
+            zones = build_boundaries(PROVINCES, "city", tolerance_m=china_tolerance_m)
+            target = out / "china_cities.geojson"
+            _write_geojson(zones, stage.path(target))
+            written.append(target)
     return written
 
 

@@ -36,6 +36,7 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from . import _strips
+from ._validate import MAX_REACH_M
 from .errors import DataError, InputError
 from .project import is_site_table, metric_xy, require_crs, to_metric
 
@@ -99,6 +100,8 @@ def _positive(value, key: str, source: str, problems: list[str]) -> float:
         return float("nan")
     if not np.isfinite(number) or number <= 0:
         problems.append(f"{key} = {value!r} must be a positive number of metres")
+    elif key.startswith(("reach_m", "rsu_range_m", "density_radius_m")) and number > MAX_REACH_M:
+        problems.append(f"{key} = {value!r} is beyond {MAX_REACH_M:,.0f} m: no cell reaches so far")
     return number
 
 

@@ -19,7 +19,27 @@ __all__ = [
 
 
 class Geo5gError(Exception):
-    """Base class for all geo5g errors."""
+    """Base class for all geo5g errors.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong, naming the layer, the value and the fix.
+    fix : tuple of (str, str), optional
+        The remedy spelled twice: for a Python caller (``"pass radios=('NR',
+        'LTE')"``) and for the command line (``"use --lte"``).  ``str(error)``
+        ends with the first; the CLI prints :meth:`cli_message`, so users of
+        the command are never told to pass a keyword argument.
+    """
+
+    def __init__(self, message: str = "", *, fix: tuple[str, str] | None = None):
+        self.fix = fix
+        self.bare = message
+        super().__init__(f"{message}; {fix[0]}" if fix else message)
+
+    def cli_message(self) -> str:
+        """The message with the command-line spelling of the fix."""
+        return f"{self.bare}; {self.fix[1]}" if self.fix else str(self)
 
 
 class InputError(Geo5gError, OSError):

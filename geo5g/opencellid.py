@@ -148,7 +148,8 @@ def read_opencellid(path: Path, radios, gnb_id_bits, source: str):
         raise DataError(
             f"{source}: empty layer: no {'/'.join(wanted)} cells with MCC {_CHINA_MCC} "
             f"({skipped['mcc']} rows of other MCCs and {skipped['radio']} rows of other "
-            "radios skipped); pass radios=('NR', 'LTE') to include LTE"
+            "radios skipped)",
+            fix=("pass radios=('NR', 'LTE') to include LTE", "use --lte to include LTE"),
         )
 
     lon, lat, problems = lonlat_problems(cells["lon"], cells["lat"], numbers, "lines")

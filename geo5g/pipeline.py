@@ -46,7 +46,7 @@ from .coverage import BandTableModel, CoverageSettings, load_settings, urban_fro
 from .density import density_by_operator, density_table, province_summary
 from .errors import DataError, InputError
 from .lines import RUN_COLUMNS, cover_lines, prepare_roads, summarise
-from .plans import Plan, compare, default_plan, load_plan
+from .plans import Plan, check_plan_area, compare, default_plan, load_plan
 from .project import (
     Frame,
     measure_frame,
@@ -203,11 +203,12 @@ class Inputs:
 
 
 def _plan_for(provinces, plan) -> Plan:
-    if isinstance(plan, Plan):
-        return plan
     if plan is None:
         plan = default_plan(provinces[0].pinyin if len(provinces) == 1 else "all")
-    return load_plan(plan)
+    if not isinstance(plan, Plan):
+        plan = load_plan(plan)
+    check_plan_area(plan, provinces)
+    return plan
 
 
 def _layer_source(layer, name: str, path) -> Source:

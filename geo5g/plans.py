@@ -26,10 +26,12 @@ import pandas as pd
 from .errors import InputError, PlanError
 
 __all__ = [
+    "COUNTED",
     "MEASURABLE",
     "Plan",
     "Target",
     "available_plans",
+    "check_plan_area",
     "compare",
     "default_plan",
     "load_plan",
@@ -49,6 +51,21 @@ MEASURABLE = frozenset(
         "county_seats_covered_pct",
         "poi_covered_pct",
         "scenic_5a_covered_pct",
+    }
+)
+#: Metrics of targets the plans count in projects, scenarios or pilot zones:
+#: listed in the scorecard, never measured.  A metric in neither set is a typo.
+COUNTED = frozenset(
+    {
+        "iiot_pilot_zones",
+        "innovation_zones",
+        "port_city_platforms",
+        "private_network_zones",
+        "regional_benchmarks",
+        "smart_port_scenarios",
+        "v2x_pilot_zones",
+        "v2x_scenarios",
+        "vr_pilot_areas",
     }
 )
 _REQUIRED_PLAN = ("id", "name_zh", "name_en", "province", "targets")
@@ -161,7 +178,7 @@ def load_plan(name_or_path) -> Plan:
         if not path.is_file():
             raise InputError(f"{path}: plan file not found")
         source = str(path)
-        text = path.read_text(encoding="utf-8")
+        text = _read_plan_text(path)
     else:
         raise PlanError(
             f"unknown plan {text_name!r}; built-in plans: {', '.join(available_plans())} "
@@ -174,27 +191,58 @@ def load_plan(name_or_path) -> Plan:
     return _plan_from_dict(data, source)
 
 
+def _read_plan_text(path: Path) -> str:
+    # Notepad on Chinese Windows saves GBK; GB18030 is its superset.
+    raw = path.read_bytes()
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise PlanError(f"{path}: not UTF-8 or GBK/GB18030 text; save the plan as UTF-8")
+
+
 def _plan_from_dict(data: Mapping, source: str) -> Plan:
     problems = [f"missing key {k!r}" for k in _REQUIRED_PLAN if k not in data]
+    raw_targets = data.get("targets", [])
+    if not isinstance(raw_targets, list) or not all(isinstance(t, dict) for t in raw_targets):
+        problems.append(
+            "'targets' must be a list of tables: write each target as a [[targets]] block"
+        )
+        raw_targets = []
     targets = []
-    for i, raw in enumerate(data.get("targets", []), start=1):
+    for i, raw in enumerate(raw_targets, start=1):
         missing = [k for k in _REQUIRED_TARGET if k not in raw]
         if missing:
             problems.append(f"target {i} misses {', '.join(missing)}")
             continue
+        tid = raw["id"]
+        metric = raw["metric"]
+        if not isinstance(metric, str) or metric not in MEASURABLE | COUNTED:
+            problems.append(
+                f"target {tid!r}: unknown metric {metric!r}; measurable metrics are "
+                f"{', '.join(sorted(MEASURABLE))} (counted ones: {', '.join(sorted(COUNTED))})"
+            )
         if raw["op"] not in _OPS:
-            problems.append(f"target {raw['id']!r}: op {raw['op']!r} is not one of {_OPS}")
-        try:
-            threshold = float(raw["threshold"])
-        except (TypeError, ValueError):
-            problems.append(f"target {raw['id']!r}: threshold {raw['threshold']!r} is not a number")
+            problems.append(
+                f"target {tid!r}: op {raw['op']!r} is not one of {', '.join(_OPS)}"
+                " ('>' for 超过, '>=' for 不少于/以上)"
+            )
+        threshold = raw["threshold"]
+        if isinstance(threshold, bool) or not isinstance(threshold, int | float):
+            problems.append(
+                f"target {tid!r}: threshold {threshold!r} is not a number; write it without quotes"
+            )
+            continue
+        if not math.isfinite(threshold):
+            problems.append(f"target {tid!r}: threshold {threshold!r} is not a finite number")
             continue
         targets.append(
             Target(
-                id=str(raw["id"]),
-                metric=str(raw["metric"]),
+                id=str(tid),
+                metric=str(metric),
                 op=str(raw["op"]),
-                threshold=threshold,
+                threshold=float(threshold),
                 unit=str(raw["unit"]),
                 section=str(raw["section"]),
                 quote=str(raw["quote"]),
@@ -206,8 +254,9 @@ def _plan_from_dict(data: Mapping, source: str) -> Plan:
     if "targets" in data and not any(t.metric == "stations_per_10k" for t in targets):
         problems.append("no target with metric 'stations_per_10k'")
     ids = [t.id for t in targets]
-    if len(set(ids)) != len(ids):
-        problems.append("duplicate target ids")
+    dups = sorted({i for i in ids if ids.count(i) > 1})
+    if dups:
+        problems.append(f"duplicate target ids {', '.join(map(repr, dups))}")
     if problems:
         raise PlanError(f"{source}: " + "; ".join(problems))
     return Plan(
@@ -219,6 +268,35 @@ def _plan_from_dict(data: Mapping, source: str) -> Plan:
         document=str(data.get("document", "")),
         horizon=str(data.get("horizon", "")),
         source=str(data.get("source", "")),
+    )
+
+
+def check_plan_area(plan: Plan, provinces) -> None:
+    """Refuse a plan measured over an area it was not written for.
+
+    Parameters
+    ----------
+    plan : Plan
+        Its ``province`` is a pinyin name, or ``"all"`` for a national plan
+        (which applies to any area: it is the national yardstick).
+    provinces : sequence of geo5g.registry.Province
+        The area of the run.
+
+    Raises
+    ------
+    PlanError
+        A provincial plan over another province, or over several provinces.
+    """
+    want = plan.province.strip().lower()
+    if want in ("all", "china", "national"):
+        return
+    names = [p.pinyin for p in provinces]
+    if names == [want]:
+        return
+    area = names[0] if len(names) == 1 else f"{len(names)} provinces"
+    raise PlanError(
+        f"plan {plan.id!r} is {want}'s plan but the area is {area}; use --province {want}, "
+        f"or a plan for the area (--plan national-2025, or your own .toml)"
     )
 
 

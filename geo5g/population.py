@@ -52,6 +52,11 @@ CENSUS_FILE = "census2020_prefecture_china.csv"
 _WINDOW_PIXELS = 1 << 24
 
 
+#: No zone holds more people than China (1.41e9 in the 2020 census): a larger
+#: figure is a unit or column mistake, and beyond ~9.2e18 it would overflow int64.
+MAX_ZONE_POPULATION = 1.5e9
+
+
 def _read_csv(path: Path, name: str) -> pd.DataFrame:
     if not path.is_file():
         raise InputError(f"{name}: file not found ({path})")
@@ -105,6 +110,12 @@ def _validate_table(df: pd.DataFrame, name: str, value: str) -> pd.DataFrame:
     if negative.any():
         problems.append(
             f"{int(negative.sum())} rows have a negative {value} (lines {_rows(negative)})"
+        )
+    huge = ~(pop <= MAX_ZONE_POPULATION) & ~not_num & ~negative
+    if huge.any():
+        problems.append(
+            f"{int(huge.sum())} rows have a {value} above {MAX_ZONE_POPULATION:.1e}, more than "
+            f"China's population (lines {_rows(huge)}); check the unit and the column"
         )
     if problems:
         raise DataError(f"{name}: " + "; ".join(problems))
@@ -312,6 +323,9 @@ def raster_population(
     CRSError
         If the raster or the zones have no CRS, or the two CRSs differ and
         ``reproject_zones`` is False.
+    DataError
+        If pixels under the zones are negative (a nodata value not declared),
+        or a zone sums to more people than China has.
     """
     name = Path(raster_path).name
     require_crs(zones, "zones")
@@ -329,15 +343,32 @@ def raster_population(
                 raise CRSError(
                     f"{name}: raster CRS {crs.to_string()} differs from the zones' CRS "
                     f"{CRS.from_user_input(zones.crs).to_string()}; warp the raster "
-                    "(gdalwarp -t_srs EPSG:4326) or pass reproject_zones=True"
+                    "(gdalwarp -t_srs EPSG:4326 in.tif out.tif)",
+                    fix=("or pass reproject_zones=True", "and give the warped file"),
                 )
             zones = zones.to_crs(crs)
         if not 1 <= band <= src.count:
             raise DataError(f"{name}: band {band} requested, the raster has {src.count}")
         geoms = np.asarray(zones.geometry.values, dtype=object)
         live = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-        if live.any():
-            _zonal_sums(src, band, geoms, live, block_rows, out)
+        negative = _zonal_sums(src, band, geoms, live, block_rows, out) if live.any() else [0]
+        nodata = src.nodatavals[band - 1]
+    problems = []
+    if negative[0]:
+        problems.append(
+            f"{negative[0]:,} pixels under the zones are negative (down to {negative[1]:g}) "
+            f"and the raster's nodata is {nodata}; set the nodata value "
+            "(gdal_edit.py -a_nodata VALUE) or clip the pixels to 0"
+        )
+    huge = ~(out[1:] <= MAX_ZONE_POPULATION)
+    if huge.any():
+        problems.append(
+            f"{int(huge.sum())} zones sum to more than {MAX_ZONE_POPULATION:.1e} people "
+            f"(adcode {zones.index[huge][0]}: {out[1:][huge][0]:.3g}); "
+            "is the raster people per pixel, and is its nodata value set?"
+        )
+    if problems:
+        raise DataError(f"{name}: " + "; ".join(problems))
     return pd.Series(out[1:], index=pd.Index(zones.index, name="adcode"), name="population")
 
 
@@ -362,14 +393,18 @@ def _pixel_range(transform, bounds, width, height):
     return r0, r1, c0, c1
 
 
-def _zonal_sums(src, band, geoms, live, block_rows, out) -> None:
-    """Add each zone's pixel sum into ``out[1:]`` (label 0 is 'no zone')."""
+def _zonal_sums(src, band, geoms, live, block_rows, out) -> list:
+    """Add each zone's pixel sum into ``out[1:]`` (label 0 is 'no zone').
+
+    Returns ``[count, minimum]`` of the negative pixels met (not nodata).
+    """
+    bad = [0, 0.0]
     labels_all = np.arange(1, len(geoms) + 1, dtype="int32")
     geoms, labels_all = geoms[live], labels_all[live]
     # only the rows and columns under the zones are read
     r0, r1, c0, c1 = _pixel_range(src.transform, shapely.total_bounds(geoms), src.width, src.height)
     if r1 <= r0 or c1 <= c0:
-        return  # the zones lie outside the raster
+        return bad  # the zones lie outside the raster
     step = _default_block_rows(src) if block_rows is None else int(block_rows)
     tree = shapely.STRtree(geoms)
     nodata = src.nodatavals[band - 1]
@@ -397,4 +432,10 @@ def _zonal_sums(src, band, geoms, live, block_rows, out) -> None:
         if nodata is not None and not np.isnan(nodata):
             drop |= values == nodata
         values[drop] = 0.0
+        negative = (values < 0) & (labels > 0)
+        if negative.any():
+            # nodata handled above: what is left negative is a wrong pixel
+            bad[0] += int(negative.sum())
+            bad[1] = min(bad[1], float(values[negative].min()))
         out += np.bincount(labels.ravel(), weights=values.ravel(), minlength=len(out))
+    return bad

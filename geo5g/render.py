@@ -921,11 +921,33 @@ def _panel_html(report: Report, leaflet_version: str) -> str:
 # ----------------------------------------------------------------- the page
 
 
+_UNSAFE_URL = re.compile("[\\s<>\"'`\\\\\x00-\x1f\x7f]")
+_TILE_EXAMPLE = "e.g. https://tiles.intranet/{z}/{x}/{y}.png or tiles/{z}/{x}/{y}.png"
+
+
 def _check_tiles(tiles: str) -> None:
+    """Accept only an http(s) XYZ template or a local path template (or file:// URI).
+
+    The template is passed to Leaflet as JSON (never as code), but a
+    ``javascript:``/``data:`` URL or markup in it is refused all the same: it
+    is an image URL and nothing else.
+    """
     if not all(part in tiles for part in ("{z}", "{x}")) or not ("{y}" in tiles or "{-y}" in tiles):
         raise DataError(
             f"tiles: {tiles!r} is not an XYZ tile URL template; "
-            "give one with {z}, {x} and {y}, e.g. https://tiles.intranet/{z}/{x}/{y}.png"
+            f"give one with {{z}}, {{x}} and {{y}}, {_TILE_EXAMPLE}"
+        )
+    scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*):", tiles)
+    # file:// is a local path written as a URI (a tile folder on an offline machine)
+    if scheme and scheme.group(1).lower() not in ("http", "https", "file"):
+        raise DataError(
+            f"tiles: scheme {scheme.group(1)!r} is not allowed; give an http(s):// URL "
+            f"template or a local path, {_TILE_EXAMPLE}"
+        )
+    if _UNSAFE_URL.search(tiles):
+        raise DataError(
+            f"tiles: {tiles!r} holds spaces, quotes, backslashes or markup characters; "
+            f"percent-encode them, {_TILE_EXAMPLE}"
         )
 
 

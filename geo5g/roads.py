@@ -34,6 +34,7 @@ from ._paths import data_dir
 from ._validate import (
     LAT_SPELLINGS,
     LON_SPELLINGS,
+    MAX_REACH_M,
     check_geometries,
     find_columns,
     listed_rows,
@@ -306,9 +307,12 @@ def read_rsu(path, *, coords: str = "wgs84", layer=None) -> gpd.GeoDataFrame:
     ids = _ids(gdf, "rsu_id", path.name.split(".")[0], problems)
     if "range_m" in gdf.columns:
         rng = pd.to_numeric(gdf["range_m"], errors="coerce").to_numpy("float64", na_value=np.nan)
-        bad = ~np.isnan(rng) & ~(rng > 0)
+        bad = ~np.isnan(rng) & ~((rng > 0) & (rng <= MAX_REACH_M))
         if bad.any():
-            problems.append(f"{bad.sum()} rows have range_m <= 0 (rows {_rows(bad)})")
+            problems.append(
+                f"{bad.sum()} rows have a range_m outside (0, {MAX_REACH_M:,.0f}] m "
+                f"({_rows(bad)}); give metres, or leave it empty for the default"
+            )
     else:
         rng = np.full(len(gdf), np.nan)
     _finish(name, problems)

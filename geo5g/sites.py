@@ -41,7 +41,7 @@ import pyogrio
 import pyogrio.errors
 from pyproj import CRS
 
-from ._validate import LAT_SPELLINGS, LON_SPELLINGS, first_line, listed_rows
+from ._validate import LAT_SPELLINGS, LON_SPELLINGS, MAX_REACH_M, first_line, listed_rows
 from ._validate import blank as _blank
 from ._validate import find_columns as _find_roles
 from ._validate import lonlat_problems as _validate_positions
@@ -120,9 +120,8 @@ OPTIONAL_NUMERIC = {
     "tx_power_dbm": (-30.0, 70.0),
     "antenna_gain_dbi": (-10.0, 40.0),
 }
-#: Longest reach accepted in a ``radius_m`` column (metres): no 5G cell reaches farther,
-#: and larger values (1e308) would overflow when squared.
-MAX_RADIUS_M = 100_000.0
+#: Longest reach accepted in a ``radius_m`` column (metres).
+MAX_RADIUS_M = MAX_REACH_M
 
 _META_KEY = b"geo5g"
 _MAX_LISTED = 5
@@ -195,8 +194,11 @@ def _detect_format(path: Path, fmt: str | None) -> str:
     if kind is None:
         raise InputError(
             f"{path.name}: unknown sites format {ext or '(no extension)'!r}; supported: "
-            f"{', '.join(sorted(_EXTENSIONS))} (CSV also .gz), or pass fmt= one of "
-            f"{', '.join(FORMATS)}"
+            f"{', '.join(sorted(_EXTENSIONS))} (CSV also .gz)",
+            fix=(
+                f"or pass fmt= one of {', '.join(FORMATS)}",
+                "rename the file with one of these extensions",
+            ),
         )
     if kind == "csv" and is_opencellid(first_line(path)) is not None:
         return "opencellid"
@@ -260,7 +262,13 @@ def _pick_layer(path: Path, layer):
     if len(points) == 1:
         return points[0]
     listed = ", ".join(f"{name} ({gtype})" for name, gtype in layers)
-    raise InputError(f"{path.name}: {len(layers)} layers ({listed}); pass layer= to choose one")
+    raise InputError(
+        f"{path.name}: {len(layers)} layers ({listed})",
+        fix=(
+            "pass layer= to choose one",
+            "keep the sites' layer alone (ogr2ogr sites.gpkg in.gpkg LAYER)",
+        ),
+    )
 
 
 def _read_geoarrow_points(path: Path):
@@ -790,9 +798,6 @@ def write_sites(sites: gpd.GeoDataFrame, path, *, compression_level: int | None 
     pathlib.Path
         The file written.
     """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     path = Path(path)
     ext = path.suffix.lower()
     if ext not in (".parquet", ".geoparquet", ".gpkg", ".csv"):
@@ -800,13 +805,23 @@ def write_sites(sites: gpd.GeoDataFrame, path, *, compression_level: int | None 
     missing = [c for c in SITE_COLUMNS if c not in sites.columns]
     if missing:
         raise DataError(f"sites: missing contract columns {', '.join(missing)}")
+    from .outputs import atomic_path  # outputs imports the report, which imports sites
+
+    with atomic_path(path) as tmp:
+        _write_sites_to(sites, tmp, ext, compression_level)
+    return path
+
+
+def _write_sites_to(sites, path: Path, ext: str, compression_level) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     synthetic = bool(sites.attrs.get("synthetic", False))
-    path.parent.mkdir(parents=True, exist_ok=True)
     if ext == ".csv":
         table = pd.DataFrame(sites[list(SITE_COLUMNS)])
         table["commissioned"] = table["commissioned"].dt.strftime("%Y-%m-%d")
         table.to_csv(path, index=False, encoding="utf-8")
-        return path
+        return
     sites = site_points(sites)
     body = gpd.GeoDataFrame(
         sites[[c for c in SITE_COLUMNS if c not in ("lon", "lat")]],
@@ -821,7 +836,7 @@ def write_sites(sites: gpd.GeoDataFrame, path, *, compression_level: int | None 
             engine="pyogrio",
             layer_metadata={"geo5g_synthetic": str(synthetic).lower()},
         )
-        return path
+        return
     sink = pa.BufferOutputStream()
     body.to_parquet(sink, geometry_encoding="geoarrow", compression="zstd")
     table = pq.read_table(pa.BufferReader(sink.getvalue()))
@@ -833,4 +848,3 @@ def write_sites(sites: gpd.GeoDataFrame, path, *, compression_level: int | None 
         compression="zstd",
         compression_level=compression_level,
     )
-    return path

@@ -548,3 +548,24 @@ def test_province_dataclass_helpers():
     jiangsu = Province(320000, "江苏省", "jiangsu", "Jiangsu")
     assert jiangsu.short_zh == "江苏" and jiangsu.mainland
     assert not resolve_province("hongkong")[0].mainland
+
+
+def test_build_boundary_files_are_all_or_nothing(tmp_path, monkeypatch):
+    needs_cnmaps()
+    from geo5g import cnmaps
+
+    out = tmp_path / "b"
+    out.mkdir()
+    (out / "jiangsu_cities.geojson").write_text("earlier good file", encoding="utf-8")
+    real = cnmaps.build_boundaries
+
+    def counties_fail(province, level, **kwargs):
+        if level == "county":
+            raise MemoryError("simulated")
+        return real(province, level, **kwargs)
+
+    monkeypatch.setattr(cnmaps, "build_boundaries", counties_fail)
+    with pytest.raises(MemoryError):
+        build_boundary_files("jiangsu", out)
+    assert sorted(p.name for p in out.iterdir()) == ["jiangsu_cities.geojson"]
+    assert (out / "jiangsu_cities.geojson").read_text(encoding="utf-8") == "earlier good file"

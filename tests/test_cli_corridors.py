@@ -3,6 +3,7 @@
 import json
 import re
 
+import pandas as pd
 import pyogrio
 import pytest
 from click.testing import CliRunner
@@ -107,3 +108,35 @@ def test_report_with_population_raster(tmp_path):
     assert "Residents within reach of a site" in html
     cities = (out / "cities.csv").read_text(encoding="utf-8-sig")
     assert "南京市" in cities
+
+
+@pytest.mark.parametrize("level", ["city", "county"])
+def test_density_with_a_fractional_nodata_raster(tmp_path, level):
+    """The README's WorldPop example: fractional float32 pixels, nodata -99999."""
+    import numpy as np
+    import rasterio
+    from affine import Affine
+
+    path = tmp_path / "worldpop.tif"
+    rng = np.random.default_rng(7)
+    values = rng.uniform(0, 40, size=(90, 120)).astype("float32")
+    values[::7, ::5] = -99999.0
+    profile = {
+        "driver": "GTiff",
+        "width": 120,
+        "height": 90,
+        "count": 1,
+        "dtype": "float32",
+        "crs": "EPSG:4326",
+        "nodata": -99999.0,
+        "transform": Affine(0.05, 0, 116.3, 0, -0.05, 35.2),
+    }
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(values, 1)
+    out = tmp_path / "d.csv"
+    args = ["-q", "density", "--province", "江苏", "--level", level]
+    res = run(*args, "--population", str(path), "--format", "csv", "-o", str(out))
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(out, encoding="utf-8-sig")
+    assert len(table) == (13 if level == "city" else 95)
+    assert (table["population"] >= 0).all() and (table["population"] % 1 != 0).any()

@@ -205,3 +205,21 @@ def test_any_coverage_model_plugs_into_the_analyses():
     assert result.total.loc["total", "covered_km"] == pytest.approx(4.0)
     with pytest.raises(DataError, match="_BrokenModel"):
         road_coverage(roads, sites, settings=SETTINGS, model=_BrokenModel(), crs=TM)
+
+
+@pytest.mark.parametrize(
+    ("toml", "key"),
+    [
+        ("[reach_m.default]\nurban = 1e308\nrural = 1000\n", "reach_m.default.urban"),
+        ("[reach_m.default]\nurban = 300\nrural = inf\n", "reach_m.default.rural"),
+        (
+            "[reach_m.default]\nurban = 300\nrural = 1000\n[rsu]\ndefault_range_m = 2e5\n",
+            "rsu_range_m",
+        ),
+    ],
+)
+def test_settings_reach_must_be_physical(tmp_path, toml, key):
+    path = tmp_path / "c.toml"
+    path.write_text(toml, encoding="utf-8")
+    with pytest.raises(DataError, match=key):
+        load_settings(path)

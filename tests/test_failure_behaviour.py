@@ -215,3 +215,22 @@ def test_coords_without_sites_is_a_usage_error():
     res = CliRunner().invoke(cli, ["density", "--coords", "gcj02"])
     assert res.exit_code == 2
     assert "--coords applies to the coordinates of --sites" in res.output
+
+
+def test_messages_name_cli_options_not_python_arguments(tmp_path):
+    cells = tmp_path / "cells.csv"
+    cells.write_text(
+        "radio,mcc,net,area,cell,unit,lon,lat,range,samples,changeable,created,updated,"
+        "averageSignal\nLTE,460,0,1,123456,0,118.78,32.05,1000,3,1,1600000000,1600000000,0\n",
+        encoding="utf-8",
+    )
+    res = CliRunner().invoke(cli, ["density", "--sites", str(cells)])
+    assert res.exit_code == 1
+    assert "use --lte to include LTE" in res.stderr and "radios=" not in res.stderr
+    assert CliRunner().invoke(cli, ["density", "--sites", str(cells), "--lte"]).exit_code == 0
+
+
+def test_error_lines_from_file_names_are_plain(tmp_path):
+    res = CliRunner().invoke(cli, ["density", "--sites", str(tmp_path / "\x1b[2Jx.csv")])
+    assert res.exit_code == 1
+    assert "\x1b" not in res.stderr and len(res.stderr.strip().splitlines()) == 1

@@ -4,6 +4,8 @@ import math
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from geo5g.errors import InputError, PlanError
 from geo5g.plans import available_plans, compare, load_plan, meets
@@ -114,3 +116,129 @@ def test_invalid_toml(tmp_path):
     path.write_text("id = ", encoding="utf-8")
     with pytest.raises(PlanError, match="not valid TOML"):
         load_plan(path)
+
+
+_HEAD = 'id = "mine"\nname_zh = "我的计划"\nname_en = "Mine"\nprovince = "jiangsu"\n'
+_TARGET = (
+    '[[targets]]\nid = "{id}"\nmetric = "{metric}"\nop = ">="\nthreshold = {threshold}\n'
+    'unit = "每万人"\nsection = "一、"\nquote = "每万人拥有5G基站数"\n'
+)
+
+
+def _density(threshold="30", tid="d", metric="stations_per_10k"):
+    return _TARGET.format(id=tid, metric=metric, threshold=threshold)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030"])
+def test_plan_saved_by_chinese_windows_is_read(tmp_path, encoding):
+    path = tmp_path / "plan.toml"
+    path.write_bytes((_HEAD + _density()).encode(encoding))
+    plan = load_plan(path)
+    assert plan.name_zh == "我的计划"
+    assert plan.density_target.quote == "每万人拥有5G基站数"
+
+
+def test_plan_not_text_is_refused_in_one_line(tmp_path):
+    path = tmp_path / "plan.toml"
+    path.write_bytes(b"\xff\xfe\x00\x81\x30\xff" * 10)
+    with pytest.raises(PlanError, match="not UTF-8 or GBK/GB18030") as err:
+        load_plan(path)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ('targets = "stations"\n', "'targets' must be a list of tables"),
+        ("targets = [1, 2]\n", "'targets' must be a list of tables"),
+        (_density("nan"), "target 'd': threshold nan is not a finite number"),
+        (_density("inf"), "target 'd': threshold inf is not a finite number"),
+        (_density('"26"'), "target 'd': threshold '26' is not a number"),
+        (_density("true"), "target 'd': threshold True is not a number"),
+        (_density(tid="x", metric="stations_per_10K"), "target 'x': unknown metric"),
+        (_density() + _density(), "duplicate target ids 'd'"),
+    ],
+)
+def test_malformed_targets_are_refused_naming_file_and_target(tmp_path, body, expected):
+    path = tmp_path / "plan.toml"
+    path.write_text(_HEAD + body, encoding="utf-8")
+    with pytest.raises(PlanError) as err:
+        load_plan(path)
+    msg = str(err.value)
+    assert msg.startswith(str(path)) and expected in msg
+
+
+def test_unknown_metric_message_lists_the_fix(tmp_path):
+    path = tmp_path / "plan.toml"
+    path.write_text(_HEAD + _density(metric="density"), encoding="utf-8")
+    with pytest.raises(PlanError, match=r"measurable metrics are .*stations_per_10k"):
+        load_plan(path)
+
+
+def test_every_builtin_metric_is_known():
+    from geo5g.plans import COUNTED, MEASURABLE
+
+    for plan_id in available_plans():
+        for t in load_plan(plan_id).targets:
+            assert t.metric in MEASURABLE | COUNTED, (plan_id, t.id)
+
+
+@pytest.mark.parametrize(
+    ("plan_id", "area", "ok"),
+    [
+        ("jiangsu-2024", "jiangsu", True),
+        ("jiangsu-2024", "jiangxi", False),
+        ("jiangsu-2024", "jiangsu,zhejiang", False),
+        ("jiangsu-2024", "all", False),
+        ("national-2025", "jiangxi", True),
+        ("national-2025", "all", True),
+    ],
+)
+def test_plan_must_be_for_the_area(plan_id, area, ok):
+    from geo5g.plans import check_plan_area
+    from geo5g.registry import resolve_province
+
+    plan = load_plan(plan_id)
+    provinces = resolve_province(area)
+    if ok:
+        assert check_plan_area(plan, provinces) is None
+    else:
+        with pytest.raises(PlanError, match="is jiangsu's plan but the area is"):
+            check_plan_area(plan, provinces)
+
+
+def test_cli_refuses_another_provinces_plan():
+    from click.testing import CliRunner
+
+    from geo5g.cli import cli
+
+    args = ["density", "--province", "jiangxi", "--plan", "jiangsu-2024"]
+    res = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert res.exit_code == 1
+    err = res.stderr.strip()
+    assert "\n" not in err and "use --province jiangsu" in err
+
+
+_TOML_VALUES = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True).map(
+        lambda x: (
+            "nan" if x != x else ("inf" if x == math.inf else "-inf" if x == -math.inf else repr(x))
+        )
+    ),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1).map(str),
+    st.text(max_size=8).map(lambda t: '"' + t.replace("\\", "").replace('"', "") + '"'),
+    st.sampled_from(["true", "[]", "{}", "[1]", "2024-01-01"]),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_TOML_VALUES)
+def test_any_threshold_loads_finite_or_is_refused(tmp_path_factory, value):
+    path = tmp_path_factory.mktemp("p") / "plan.toml"
+    path.write_text(_HEAD + _density(threshold=value), encoding="utf-8")
+    try:
+        plan = load_plan(path)
+    except PlanError as err:
+        assert str(err).startswith(str(path)) and "\n" not in str(err)
+    else:
+        assert math.isfinite(plan.density_target.threshold)

@@ -284,3 +284,48 @@ def test_raster_bad_block_rows(tmp_path, two_squares, block_rows):
     tif = write_tif(tmp_path / "pop.tif", GRID)
     with pytest.raises(DataError, match="block_rows"):
         raster_population(two_squares, tif, block_rows=block_rows)
+
+
+# ---------------------------------------------------------- numbers never wrong
+
+
+@pytest.mark.parametrize("value", ["1.6e9", "9223372036854775808", "1e308", "inf", "-inf", "-0.5"])
+def test_read_population_table_refuses_unphysical_counts(tmp_path, value):
+    path = tmp_path / "pop.csv"
+    path.write_text(f"adcode,population\n320102,100\n320104,{value}\n", "utf-8")
+    with pytest.raises(DataError, match=r"pop\.csv: 1 rows .*\(lines 3\)"):
+        read_population_table(path)
+
+
+def test_raster_negative_pixels_without_nodata_are_refused(tmp_path, two_squares):
+    values = GRID.copy()
+    values[0, 0] = -3.4028235e38  # WorldPop's nodata, undeclared
+    tif = write_tif(tmp_path / "pop.tif", values)
+    with pytest.raises(DataError, match=r"pop\.tif: 1 pixels .* negative.*set the nodata"):
+        raster_population(two_squares, tif)
+
+
+def test_raster_negative_pixel_outside_the_zones_is_ignored(tmp_path):
+    values = GRID.copy()
+    values[3, 0] = -1.0  # under no zone
+    west = zones_frame([box(X0, Y0 - 2000, X0 + 2000, Y0)], [320100])
+    assert raster_population(west, write_tif(tmp_path / "p.tif", values)).iloc[0] == 14.0
+
+
+def test_raster_absurd_sum_is_refused(tmp_path, two_squares):
+    values = GRID.copy()
+    values[0, 0] = 3e38  # a float32 fill value read as people
+    with pytest.raises(DataError, match=r"1 zones sum to more than 1\.5e\+09 .*adcode 320100"):
+        raster_population(two_squares, write_tif(tmp_path / "pop.tif", values))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fractional_worldpop_like_raster(tmp_path, two_squares, dtype):
+    # WorldPop: fractional people per pixel, float32, nodata -99999
+    values = GRID / 8.0
+    values[3, 3] = -99999.0
+    tif = write_tif(tmp_path / "pop.tif", values, nodata=-99999.0, dtype=dtype)
+    pop = raster_population(two_squares, tif)
+    assert pop.loc[320100] == pytest.approx(14 / 8)
+    assert pop.loc[320200] == pytest.approx((76 - 16) / 8)
+    assert (pop >= 0).all()

@@ -107,6 +107,35 @@ def test_tiles_must_be_a_template(report, bad):
         render_html(report, tiles=bad)
 
 
+@pytest.mark.parametrize(
+    ("bad", "why"),
+    [
+        ("javascript:alert(1)//{z}/{x}/{y}", "scheme 'javascript' is not allowed"),
+        ("data:image/png;base64,{z}{x}{y}", "scheme 'data' is not allowed"),
+        ("ftp://srv/{z}/{x}/{y}.png", "scheme 'ftp' is not allowed"),
+        ('https://t/{z}/{x}/{y}.png"onerror="x', "quotes, backslashes or markup"),
+        ("https://t/{z}/{x}/{y}.png<script>", "quotes, backslashes or markup"),
+        ("https://t/{z}/{x}/{y} .png", "quotes, backslashes or markup"),
+    ],
+)
+def test_tiles_only_http_or_local_templates(report, bad, why):
+    with pytest.raises(DataError, match=re.escape(why)):
+        render_html(report, tiles=bad)
+
+
+@pytest.mark.parametrize(
+    "good",
+    [
+        "http://10.0.0.5:8080/{z}/{x}/{y}.png",
+        "tiles/{z}/{x}/{-y}.png",
+        "/srv/{z}/{x}/{y}",
+        "file:///srv/{z}/{x}/{y}.png",
+    ],
+)
+def test_tiles_local_paths_and_http_are_accepted(report, good):
+    assert json.dumps(good)[1:-1] in render_html(report, tiles=good)
+
+
 def test_folium_defaults_are_left_alone(report):
     """The CDN links are dropped on our map only, not for every folium map."""
     import folium

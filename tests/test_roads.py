@@ -204,7 +204,7 @@ def test_read_rsu(tmp_path):
     assert np.isnan(rsu["range_m"].iloc[0]) and rsu["range_m"].iloc[1] == 450.0
     bad = tmp_path / "bad.csv"
     bad.write_text("lon,lat,range_m\n120,31,-5\n", encoding="utf-8")
-    with pytest.raises(DataError, match="range_m <= 0"):
+    with pytest.raises(DataError, match=r"range_m outside \(0, 100,000\] m"):
         read_rsu(bad)
     with pytest.raises(DataError, match="coords="):
         read_rsu(path, coords="utm")
@@ -257,3 +257,14 @@ def test_pbf_without_expressways(tmp_path):
     writer.close()
     with pytest.raises(DataError, match="no highway=motorway/trunk"):
         read_roads(path)
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "inf", "1e308", "100001", "nan"])
+def test_rsu_ranges_must_be_physical(tmp_path, value):
+    bad = tmp_path / "rsu.csv"
+    bad.write_text(f"lon,lat,range_m\n120,31,300\n120.1,31,{value}\n", encoding="utf-8")
+    if value == "nan":  # NaN means "the default range"
+        assert np.isnan(read_rsu(bad)["range_m"].iloc[1])
+        return
+    with pytest.raises(DataError, match=r"1 rows have a range_m outside .*features 2\)"):
+        read_rsu(bad)
