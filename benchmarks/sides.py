@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import rasterio
 import rasterio.windows
 import shapely
@@ -132,7 +133,7 @@ def _window_of(args):
 def _window_check(done, roads, window, reach_m):
     """Gap metres of the sample window, measured as the pipeline measures (untimed)."""
     from geo5g.lines import prepare_roads
-    from geo5g.pipeline import _cover
+    from geo5g.pipeline import _cover, _zone_sites
     from geo5g.project import split_lines
 
     inputs, frame = done.inputs, done.geometry.frame
@@ -145,7 +146,9 @@ def _window_check(done, roads, window, reach_m):
             if len(part)
             else None
         )
-    runs = _cover(nets, frame, lon[keep], lat[keep], reach_m[keep])
+    sites = pd.DataFrame({"lon": lon[keep], "lat": lat[keep]})
+    zone_sites = _zone_sites(frame, sites, float(reach_m[keep].max(initial=0.0)))
+    runs = _cover(nets, frame, zone_sites, reach_m[keep])
     return keep, runs, raster, nets
 
 
@@ -197,7 +200,7 @@ def geo5g_side(args, work) -> None:
     # ---- answers for the agreement checks (untimed)
     import geopandas as gpd
 
-    from geo5g.pipeline import _cover
+    from geo5g.pipeline import _cover, _zone_sites
 
     rec.answer("stations", {str(k): int(v) for k, v in done.density.table["stations"].items()})
     roads = gpd.read_parquet(work.roads)
@@ -209,7 +212,9 @@ def geo5g_side(args, work) -> None:
     rsu_layer = gpd.read_parquet(work.rsu)
     rx, ry = rsu_layer.geometry.x.to_numpy(), rsu_layer.geometry.y.to_numpy()
     rng = rsu_layer["range_m"].fillna(300.0).to_numpy("float64")
-    rsu_runs = _cover(nets, done.geometry.frame, rx, ry, rng)
+    frame = done.geometry.frame
+    rsus = _zone_sites(frame, pd.DataFrame({"lon": rx, "lat": ry}), float(rng.max()))
+    rsu_runs = _cover(nets, frame, rsus, rng)
     rec.answer("rsu_m", float(rsu_runs.loc[rsu_runs["covered"], "length_m"].sum()))
     in_window = np.ones(len(ports), dtype=bool)
     if window.box is not None:

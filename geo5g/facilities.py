@@ -189,10 +189,44 @@ def _near_ports(geoms: np.ndarray, x, y, dist: float) -> np.ndarray:
     return np.flatnonzero(sites_near(qx, qy, x, y, dist * (1.0 + np.sqrt(0.5))))
 
 
-def _nearest_sites(geoms: np.ndarray, x, y):
-    """Distance to, and position of, the nearest site of every port (exact, for areas too).
+#: Radii (metres) of the widening search for each port's nearest site: most ports
+#: have one within the first, and only the others look farther.
+_NEAREST_STEPS = (10_000.0, 100_000.0, np.inf)
 
-    One KD-tree of all sites. A point port asks it directly. For an area, the site
+
+def _nearest_sites(geoms: np.ndarray, x, y):
+    """Distance to, and position of, the nearest site of every port (exact, areas too).
+
+    A widening search (:data:`_NEAREST_STEPS`): the candidates within radius ``R`` of
+    the ports still open (a superset, :func:`_near_ports`) go into one small KD-tree;
+    a port whose nearest candidate is within ``R`` is done (any nearer site would be a
+    candidate too), the others ask again with the next radius, the last one all sites.
+    Millions of sites are never put in a tree for a few thousand ports.
+    """
+    x = np.asarray(x, dtype="float64")
+    y = np.asarray(y, dtype="float64")
+    distance = np.full(len(geoms), np.nan)
+    nearest = np.full(len(geoms), -1, dtype=np.int64)
+    todo = np.arange(len(geoms))
+    for radius in _NEAREST_STEPS:
+        if not len(todo) or not len(x):
+            break
+        wide = not np.isfinite(radius)
+        cand = np.arange(len(x)) if wide else _near_ports(geoms[todo], x, y, radius)
+        if not len(cand):
+            continue
+        d, j = _nearest_among(geoms[todo], x[cand], y[cand])
+        done = d <= radius
+        distance[todo[done]] = d[done]
+        nearest[todo[done]] = cand[j[done]]
+        todo = todo[~done]
+    return distance, nearest
+
+
+def _nearest_among(geoms: np.ndarray, x, y):
+    """Distance to, and position of, the nearest of the sites ``x, y`` (exact, areas too).
+
+    One KD-tree of the sites. A point port asks it directly. For an area, the site
     nearest to a point inside it (distance ``d``) bounds the answer, so the nearest
     site lies within ``d`` plus the area's reach from that point: only those few
     candidates are measured exactly with ``shapely.distance``.

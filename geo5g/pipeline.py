@@ -270,6 +270,10 @@ def _on_air(sites: pd.DataFrame, as_of: _dt.date) -> tuple[pd.DataFrame, int]:
     return kept, n
 
 
+def _is_raster(population) -> bool:
+    return population is not None and str(population).lower().endswith(_RASTERS)
+
+
 def _read_population(request: Request, zones, level: str) -> tuple[pd.Series, Source]:
     given = request.population
     if given is None and level == "county":
@@ -279,7 +283,7 @@ def _read_population(request: Request, zones, level: str) -> tuple[pd.Series, So
     if given is None:
         pop = _population.census_population(zones, _population.read_census())
         return pop, Source("population", "data/population (2020 census)", "census")
-    if str(given).lower().endswith(_RASTERS):
+    if _is_raster(given):
         pop = _population.raster_population(zones, given)
         return pop, Source("population", str(given), "raster", "zonal sum of the raster")
     pop = _population.read_population_table(given).reindex(zones.index)
@@ -299,7 +303,12 @@ def _optional(reader, path, bundled, name, option, provinces, required, **kwargs
     return None, None
 
 
-def load(request: Request, layers: Iterable[str] = ("population", "sites")) -> Inputs:
+def load(
+    request: Request,
+    layers: Iterable[str] = ("population", "sites"),
+    *,
+    defer_raster: bool = False,
+) -> Inputs:
     """Stage ``read``: resolve the area and plan, read and validate the inputs once.
 
     Parameters
@@ -309,6 +318,10 @@ def load(request: Request, layers: Iterable[str] = ("population", "sites")) -> I
         Which layers the command needs: ``"population"``, ``"sites"``, ``"roads"``,
         ``"ports"``, ``"rsu"``, ``"poi"``; a name ending in ``"?"`` (``"ports?"``) is
         read when given or bundled and left out otherwise. Boundaries are always read.
+    defer_raster : bool, default False
+        A population raster is not summed here: the population coverage pass
+        (:func:`measure_popcover`) sums it with the covered people, and
+        :func:`run` puts those totals into ``Inputs.population`` (one pass).
 
     Returns
     -------
@@ -342,7 +355,10 @@ def load(request: Request, layers: Iterable[str] = ("population", "sites")) -> I
         )
     zones = counties if request.level == "county" else cities
     population = pd.Series(pd.NA, index=zones.index, dtype="Int64", name="population")
-    if "population" in wanted:
+    if "population" in wanted and defer_raster and _is_raster(request.population):
+        note = "zonal sum of the raster (in the population coverage pass)"
+        sources.append(Source("population", str(request.population), "raster", note))
+    elif "population" in wanted:
         population, src = _read_population(request, zones, request.level)
         sources.append(src)
 
@@ -442,8 +458,6 @@ class Geometry:
         both levels always agree; sites in no county fall back to the city layer).
     roads : list of geopandas.GeoDataFrame or None
         The roads cut into the frame's zones, each in its zone's CRS.
-    sites : list of ZoneSites or None
-        Per zone, the sites that can reach its roads, ports or points of interest.
     home : numpy.ndarray or None
         The zone each site is in.
     """
@@ -452,7 +466,6 @@ class Geometry:
     city_of: pd.Series | None
     county_of: pd.Series | None
     roads: list | None = None
-    sites: list | None = None
     home: np.ndarray | None = None
 
 
@@ -515,20 +528,65 @@ class Reach:
         Reach of each site in metres on the ground.
     model : str
         The coverage model, as the report names it.
+    sites : list of ZoneSites
+        Per zone of the frame, the sites that can reach its roads, ports or places,
+        in the zone's metres (computed once, used by every measure).
     """
 
     urban: np.ndarray
     reach_m: np.ndarray
     model: str
     model_source: str = ""
+    sites: list = field(default_factory=list)
+
+
+def _zone_xy_of(z, lon, lat):
+    """x, y in the zone's metres and the zone's scale factor at each point."""
+    x, y = transform_xy(lon, lat, "EPSG:4326", z.crs)
+    return x, y, z.scale(x, y)
 
 
 def _zone_xy(frame: Frame, zone: int, sites: pd.DataFrame, index: np.ndarray):
-    z = frame.zones[zone]
-    x, y = transform_xy(
-        sites["lon"].to_numpy()[index], sites["lat"].to_numpy()[index], "EPSG:4326", z.crs
-    )
-    return ZoneSites(index, x, y, z.scale(x, y))
+    lon, lat = sites["lon"].to_numpy()[index], sites["lat"].to_numpy()[index]
+    return ZoneSites(index, *_zone_xy_of(frame.zones[zone], lon, lat))
+
+
+def _zone_sites(frame: Frame, sites: pd.DataFrame, margin_m: float, have=None) -> list:
+    """Every zone's sites in its metres: its own and its neighbours' within ``margin_m``.
+
+    A site farther than ``margin_m`` beyond a zone's edges cannot reach anything in
+    the zone within ``margin_m``, so a zone's list holds every disk of at most that
+    reach that touches its roads, ports or places. Each site is transformed into its
+    own zone once and into a neighbour only near the edge. ``have`` (lists of a
+    smaller margin) is extended, not recomputed.
+    """
+    n = len(sites)
+    if len(frame.zones) == 1:
+        return have if have is not None else [_zone_xy(frame, 0, sites, np.arange(n))]
+    lon = sites["lon"].to_numpy()
+    pad = frame.degrees(margin_m)
+    out = []
+    for z in frame.zones:
+        near = (lon >= z.west - pad) & (lon <= z.east + pad)
+        if have is None:
+            out.append(_zone_xy(frame, z.index, sites, np.flatnonzero(near)))
+            continue
+        old = have[z.index]
+        near[old.index] = False
+        extra = np.flatnonzero(near)
+        if not len(extra):
+            out.append(old)
+            continue
+        new = _zone_xy(frame, z.index, sites, extra)
+        out.append(
+            ZoneSites(
+                np.concatenate([old.index, new.index]),
+                np.concatenate([old.x, new.x]),
+                np.concatenate([old.y, new.y]),
+                np.concatenate([old.k, new.k]),
+            )
+        )
+    return out
 
 
 def reach(inputs: Inputs, geometry: Geometry, model=None) -> Reach:
@@ -543,33 +601,30 @@ def reach(inputs: Inputs, geometry: Geometry, model=None) -> Reach:
     """
     sites, settings = inputs.sites, inputs.settings
     model = model or BandTableModel(settings)
+    frame = geometry.frame
+    # first the neighbours the density rule needs; after the reach, those it needs
+    zone_sites = _zone_sites(frame, sites, settings.density_radius_m)
     if inputs.counties is not None and geometry.county_of is not None:
         flags = inputs.counties["urban"].reindex(geometry.county_of.dropna().astype("int64"))
         urban = np.zeros(len(sites), dtype=bool)
         urban[geometry.county_of.notna().to_numpy()] = flags.to_numpy(dtype=bool)
     else:
         urban = np.zeros(len(sites), dtype=bool)
-        frame = geometry.frame
-        lon = sites["lon"].to_numpy()
-        extents = [(z.west, z.east) for z in frame.zones]
-        if len(frame.zones) == 1:
-            members = [np.arange(len(sites))]
-        else:
-            members = zone_members(frame, lon, None, extents, settings.density_radius_m)
-        for z, idx in zip(frame.zones, members, strict=True):  # a handful of zones
-            if not len(idx):
+        for z, part in zip(frame.zones, zone_sites, strict=True):  # a handful of zones
+            if not len(part.index):
                 continue
-            part = _zone_xy(frame, z.index, sites, idx)
+            # the zone's list holds every neighbour within the rule's radius of its own sites
             flags = urban_from_density(
                 part.x, part.y, settings.density_radius_m, settings.density_min_sites
             )
-            own = geometry.home[idx] == z.index
-            urban[idx[own]] = flags[own]
+            own = geometry.home[part.index] == z.index
+            urban[part.index[own]] = flags[own]
     reach_m = np.asarray(model.reach_m(sites, urban), dtype="float64")
     if reach_m.shape != (len(sites),) or not np.all(np.isfinite(reach_m) & (reach_m > 0)):
         raise DataError(f"coverage model {type(model).__name__}: reach must be > 0 for every site")
     name = getattr(model, "name", "band table")
-    return Reach(urban, reach_m, name, str(settings.source))
+    zone_sites = _zone_sites(frame, sites, float(reach_m.max(initial=0.0)), have=zone_sites)
+    return Reach(urban, reach_m, name, str(settings.source), zone_sites)
 
 
 # --------------------------------------------------------------------------- measures
@@ -672,6 +727,16 @@ def _to_wgs84_lines(runs: gpd.GeoDataFrame, crs) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(runs.drop(columns="geometry"), geometry=geoms, crs="EPSG:4326")
 
 
+def _lonlat_bounds(bounds, crs) -> tuple[float, float, float, float]:
+    """Degrees spanned by a projected box: its outline, densified, transformed."""
+    x0, y0, x1, y1 = bounds
+    t = np.linspace(0.0, 1.0, 33)
+    xs = np.concatenate([x0 + (x1 - x0) * t, np.full(33, x1), x1 - (x1 - x0) * t, np.full(33, x0)])
+    ys = np.concatenate([np.full(33, y0), y0 + (y1 - y0) * t, np.full(33, y1), y1 - (y1 - y0) * t])
+    lon, lat = transform_xy(xs, ys, crs, "EPSG:4326")
+    return float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max())
+
+
 def _networks(inputs: Inputs, geometry: Geometry) -> list:
     """The road network of each zone, prepared once with the cities (or None)."""
     cities = inputs.cities
@@ -680,7 +745,7 @@ def _networks(inputs: Inputs, geometry: Geometry) -> list:
         if not len(roads):
             out.append(None)
             continue
-        lon0, lat0, lon1, lat1 = roads.to_crs("EPSG:4326").total_bounds
+        lon0, lat0, lon1, lat1 = _lonlat_bounds(roads.total_bounds, z.crs)
         near = cities.cx[lon0 - 0.5 : lon1 + 0.5, lat0 - 0.5 : lat1 + 0.5]
         out.append(
             prepare_roads(roads, near, z.crs, piece_m=inputs.settings.piece_m, scale=z.scale)
@@ -705,21 +770,14 @@ def _extents(networks) -> list:
     return out
 
 
-def _cover(networks, frame, circles_lon, circles_lat, radius_m, table=None) -> gpd.GeoDataFrame:
-    """Runs of every zone's network against circles given in degrees and true metres."""
-    extents = _extents(networks)
-    margin = float(np.max(radius_m)) if len(radius_m) else 0.0
-    if len(frame.zones) == 1:
-        members = [np.arange(len(circles_lon))]
-    else:
-        members = zone_members(frame, circles_lon, None, extents, margin)
+def _cover(networks, frame, circles: list, radius_m) -> gpd.GeoDataFrame:
+    """Runs of every zone's network against circles (ZoneSites per zone, true metres)."""
     parts = []
-    for z, net, idx in zip(frame.zones, networks, members, strict=True):
+    for z, net, part in zip(frame.zones, networks, circles, strict=True):
         if net is None:
             continue
-        x, y = transform_xy(circles_lon[idx], circles_lat[idx], "EPSG:4326", z.crs)
-        r = radius_m[idx] * z.scale(x, y)
-        runs = cover_lines(net, x, y, r)
+        r = radius_m[part.index] * part.k
+        runs = cover_lines(net, part.x, part.y, r)
         parts.append(_to_wgs84_lines(runs, z.crs))
     if not parts:
         empty = {c: [] for c in RUN_COLUMNS if c != "geometry"}
@@ -731,10 +789,7 @@ def _cover(networks, frame, circles_lon, circles_lat, radius_m, table=None) -> g
 def measure_gaps(inputs: Inputs, geometry: Geometry, reach_: Reach) -> CorridorCoverage:
     """Stage ``gaps``: where roads lie beyond the reach of every site (exact intervals)."""
     networks = _networks(inputs, geometry)
-    sites = inputs.sites
-    runs = _cover(
-        networks, geometry.frame, sites["lon"].to_numpy(), sites["lat"].to_numpy(), reach_.reach_m
-    )
+    runs = _cover(networks, geometry.frame, reach_.sites, reach_.reach_m)
     if not len(runs):
         raise DataError(
             f"{_road_name(inputs)}: no road lies in the chosen cities of "
@@ -791,7 +846,17 @@ def measure_rsu(inputs: Inputs, geometry: Geometry, networks=None) -> RSUCoverag
     xy = shapely.get_coordinates(np.asarray(rsu.to_crs("EPSG:4326").geometry.values))
     rng = rsu["range_m"].to_numpy("float64")
     rng = np.where(np.isfinite(rng) & (rng > 0), rng, inputs.settings.rsu_range_m)
-    runs = _cover(networks, geometry.frame, xy[:, 0], xy[:, 1], rng)
+    frame = geometry.frame
+    extents = _extents(networks)
+    if len(frame.zones) == 1:
+        members = [np.arange(len(rng))]
+    else:
+        members = zone_members(frame, xy[:, 0], None, extents, float(rng.max()))
+    rsus = [
+        ZoneSites(idx, *_zone_xy_of(frame.zones[k], xy[idx, 0], xy[idx, 1]))
+        for k, idx in enumerate(members)
+    ]
+    runs = _cover(networks, frame, rsus, rng)
     target = inputs.plan.target("rsu_road_km")
     target_km = np.nan if target is None else float(target.threshold)
     total = _rsu_table(summarise(runs)).iloc[0]
@@ -824,39 +889,97 @@ def _facilities(inputs: Inputs, geometry: Geometry, reach_: Reach, places: gpd.G
     rep = shapely.get_coordinates(shapely.point_on_surface(np.asarray(places.geometry.values)))
     zone = frame.zone_of(rep[:, 0])
     bounds = shapely.bounds(np.asarray(places.geometry.values))
-    extents = [
-        (float(bounds[zone == z.index, 0].min()), float(bounds[zone == z.index, 2].max()))
-        if (zone == z.index).any()
-        else None
-        for z in frame.zones
-    ]
-    lon = sites["lon"].to_numpy()
-    if len(frame.zones) == 1:
-        members = [np.arange(len(sites))]
-    else:
-        # the nearest site may be out of reach: look a little farther than the reach
-        margin = max(float(reach_.reach_m.max()), _NEAREST_SEARCH_M)
-        members = zone_members(frame, lon, None, extents, margin)
+    reach_max = float(reach_.reach_m.max(initial=0.0))
     parts = []
-    for z, idx in zip(frame.zones, members, strict=True):
+    for z, part in zip(frame.zones, reach_.sites, strict=True):
         mine = np.flatnonzero(zone == z.index)
         if not len(mine):
             continue
-        part = _zone_xy(frame, z.index, sites, idx)
-        table = port_coverage(
-            places.iloc[mine],
-            sites.iloc[idx] if len(frame.zones) > 1 else sites,
-            settings=settings,
-            crs=z.crs,
-            xy=(part.x, part.y),
-            reach_m=reach_.reach_m[idx] * part.k,
-            scale=z.scale,
-        )
+
+        def cover(which, members: ZoneSites, z=z):
+            # the sites go in by position (no column of millions of rows copied per
+            # zone); the few nearest and serving sites are named afterwards
+            return port_coverage(
+                places.iloc[which],
+                pd.DataFrame(index=pd.Index(members.index)),
+                settings=settings,
+                crs=z.crs,
+                xy=(members.x, members.y),
+                reach_m=reach_.reach_m[members.index] * members.k,
+                scale=z.scale,
+            )
+
+        table = cover(mine, part)
+        if len(frame.zones) > 1:
+            # The zone's list holds the sites within reach_max of its edges, so a site
+            # missing from it is farther from a place than the place's distance to the
+            # edges plus reach_max: the nearest site found is exact when no farther than
+            # that. Otherwise (a remote place near an edge) look again, wider.
+            inside = np.minimum(bounds[mine, 0] - z.west, z.east - bounds[mine, 2])
+            bound_m = frame.metres(inside) + reach_max
+            d = table["distance_m"].to_numpy(dtype="float64", na_value=np.nan)
+            again = np.flatnonzero(~(d <= bound_m))
+            if len(again):
+                table = _cover_wider(table, mine[again], d[again], bounds, cover, frame, z, sites)
         parts.append(table.to_crs("EPSG:4326"))
     out = pd.concat(parts) if len(parts) > 1 else parts[0]
+    _name_sites(out, sites)
     return gpd.GeoDataFrame(out, geometry="geometry", crs="EPSG:4326").reindex(
         places["port_id"].astype(str)
     )
+
+
+def _name_sites(table: pd.DataFrame, sites: pd.DataFrame) -> None:
+    """Replace the site positions in ``table``'s id columns by site ids and operators."""
+    serving = table["serving_site_id"]
+    for column, pos in (
+        ("nearest_site_id", table["nearest_site_id"]),
+        ("serving_site_id", serving),
+    ):
+        table[column] = _site_column(sites, "site_id", pos)
+    table["serving_operator"] = _site_column(sites, "operator", serving)
+
+
+def _site_column(sites: pd.DataFrame, column: str, pos: pd.Series) -> pd.Series:
+    at = pd.to_numeric(pos, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    ok = np.isfinite(at)
+    values = np.full(len(at), None, dtype=object)
+    if column in sites.columns and ok.any():
+        values[ok] = (
+            sites[column].iloc[at[ok].astype(np.int64)].astype("string").to_numpy(dtype=object)
+        )
+    return pd.Series(pd.array(values, dtype="string"), index=pos.index)
+
+
+def _cover_wider(table, which, found_m, bounds, cover, frame: Frame, z, sites):
+    """Rows of ``table`` for the places ``which`` again, with every site that may be nearer.
+
+    ``found_m`` is the distance of a site already found (NaN: none): the nearest is no
+    farther, so the sites within that longitude span of the places are enough.
+    """
+    lon = sites["lon"].to_numpy()
+    table = table.copy()
+    found_m = np.asarray(found_m, dtype="float64")
+    # places with a site found look as far as that site; the others the search radius
+    # first, then everywhere (a place with no site within 100 km is rare)
+    groups = [np.isfinite(found_m), ~np.isfinite(found_m)]
+    for group, limit in zip(groups, (None, _NEAREST_SEARCH_M), strict=True):
+        if not group.any():
+            continue
+        span = frame.degrees(float(found_m[group].max()) if limit is None else limit)
+        west = float(bounds[which[group], 0].min()) - span
+        east = float(bounds[which[group], 2].max()) + span
+        members = _zone_xy(frame, z.index, sites, np.flatnonzero((lon >= west) & (lon <= east)))
+        redo = cover(which[group], members)
+        if limit is not None:
+            none = redo["distance_m"].isna().to_numpy()
+            if none.any():  # nothing within the search radius: every site
+                redo_all = cover(
+                    which[group][none], _zone_xy(frame, z.index, sites, np.arange(len(lon)))
+                )
+                redo.loc[redo_all.index] = redo_all
+        table.loc[redo.index] = redo
+    return table
 
 
 def measure_ports(inputs: Inputs, geometry: Geometry, reach_: Reach) -> gpd.GeoDataFrame:
@@ -1005,17 +1128,28 @@ def run(
     if command not in _COMMAND_STAGES:
         raise DataError(f"unknown command {command!r}")
     stage = timer or (lambda _name: contextlib.nullcontext())
+    wanted = _COMMAND_STAGES[command]
+    # the raster is read once: its zonal sums come with the population coverage
+    one_pass = "popcover" in wanted and _is_raster(request.population)
     with stage("read"):
         provinces = resolve_province(request.province)
-        inputs = load(request, _layers_for(command, request, provinces))
+        inputs = load(request, _layers_for(command, request, provinces), defer_raster=one_pass)
+        if one_pass and inputs.sites is None:  # no coverage pass: sum the raster alone
+            population, _ = _read_population(request, inputs.zones, request.level)
+            inputs = replace(inputs, population=population)
+            one_pass = False
     with stage("project"):
         geometry = project(inputs)
     results = Results(inputs=inputs, geometry=geometry)
-    wanted = _COMMAND_STAGES[command]
     has_sites = inputs.sites is not None
     if "reach" in wanted and has_sites:
         with stage("reach"):
             results = replace(results, reach=reach(inputs, geometry, model))
+    if one_pass:
+        with stage("popcover"):
+            covered = measure_popcover(inputs, results.reach)
+            inputs = replace(inputs, population=covered["population"].rename("population"))
+            results = replace(results, inputs=inputs, popcover=covered)
     if "density" in wanted and has_sites:
         with stage("density"):
             results = replace(results, density=measure_density(inputs, geometry))
@@ -1043,12 +1177,7 @@ def run(
     if "poi" in wanted and inputs.poi is not None:
         with stage("poi"):
             results = replace(results, poi=measure_poi(inputs, geometry, results.reach))
-    population = request.population
-    if (
-        "popcover" in wanted
-        and population is not None
-        and str(population).lower().endswith(_RASTERS)
-    ):
+    if "popcover" in wanted and results.popcover is None and _is_raster(request.population):
         with stage("popcover"):
             results = replace(results, popcover=measure_popcover(inputs, results.reach))
     if "compare" in wanted:

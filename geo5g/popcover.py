@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -53,6 +54,7 @@ import shapely
 import shapely.geometry
 from affine import Affine
 from pyproj import CRS
+from rasterio.errors import NotGeoreferencedWarning
 
 from .errors import CRSError, DataError, InputError
 from .project import is_site_table, points_xy, require_crs
@@ -331,15 +333,29 @@ def _shapes(geoms, labels):
 
 
 def _sums(source, stamper, geoms, labels, n_zones: int, block_rows: int):
-    """Population and covered population per label (index 0: outside every zone)."""
+    """Population and covered population per label (index 0: outside every zone).
+
+    Returns ``(total, covered, negative)``: ``negative`` is ``(count, lowest)`` of
+    the pixels inside some zone that are negative although not nodata. With zones,
+    only the rows under them are read (a province on a national raster).
+    """
     t = source.transform
     tree = shapely.STRtree(geoms) if geoms is not None and len(geoms) else None
     shapes = _shapes(geoms, labels) if tree is not None else []
     n_bins = 2 * (n_zones + 1)
     lock = threading.Lock()  # one GDAL dataset handle must not be read by two threads
+    first, stop = 0, source.height
+    if geoms is not None:
+        if not len(geoms):
+            return np.zeros(n_zones + 1), np.zeros(n_zones + 1), (0, 0.0)
+        _, miny, _, maxy = shapely.total_bounds(geoms)
+        rows = sorted(((maxy - t.f) / t.e, (miny - t.f) / t.e))
+        # whole bands from a multiple of block_rows, so each internal block is decoded once
+        first = max(0, int(np.floor(rows[0])) // block_rows * block_rows)
+        stop = min(source.height, int(np.ceil(rows[1])) + 1)
 
-    def band(r0: int) -> np.ndarray:
-        r1 = min(r0 + block_rows, source.height)
+    def band(r0: int):
+        r1 = min(r0 + block_rows, stop)
         with lock:
             block = source.read(r0, r1)
         values = _values(block, source.nodata)
@@ -349,25 +365,60 @@ def _sums(source, stamper, geoms, labels, n_zones: int, block_rows: int):
             x0, x1 = t.c, t.c + t.a * source.width
             hit = tree.query(shapely.box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
         covered = stamper.band(r0, r1)
+        negative = (0, 0.0)
         if len(hit):
             key = rasterio.features.rasterize(
                 [shapes[k] for k in hit],
                 out_shape=values.shape,
-                transform=Affine(t.a, 0.0, t.c, 0.0, t.e, y0),
+                transform=Affine(t.a, 0.0, t.c, 0.0, t.e, t.f + t.e * r0),
                 fill=0,
                 all_touched=False,
                 dtype="int32",
             ).astype(np.intp)  # np.bincount's own index type: its cast is slow
+            # nodata is already 0 here: a negative pixel left inside a zone is wrong
+            bad = (values < 0) & (key > 0)
+            if bad.any():
+                negative = (int(bad.sum()), float(values[bad].min()))
             key += covered  # bin 2·label: the uncovered pixels' people, 2·label + 1: covered
         else:
             key = covered.astype(np.intp)
-        return np.bincount(key.ravel(), weights=values.ravel(), minlength=n_bins)
+        return np.bincount(key.ravel(), weights=values.ravel(), minlength=n_bins), negative
 
     # bands are independent: two at a time keep both cores busy while GDAL decodes
     # and rasterises (both release the GIL) and numpy stamps and counts
-    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
-        both = sum(pool.map(band, range(0, source.height, block_rows)), np.zeros(n_bins))
-    return both[0::2] + both[1::2], both[1::2]
+    both = np.zeros(n_bins)
+    count, lowest = 0, 0.0
+    with warnings.catch_warnings(), ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+        # rasterize silences this warning of its in-memory rasters with catch_warnings,
+        # which is not thread-safe: two threads restore each other's filters. Keep it
+        # silenced here, around the threads' whole life, so every state they restore has it
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        for hist, (n_bad, low) in pool.map(band, range(first, stop, block_rows)):
+            both += hist
+            count, lowest = count + n_bad, min(lowest, low)
+    return both[0::2] + both[1::2], both[1::2], (count, lowest)
+
+
+def _check_counts(name: str, total: np.ndarray, negative, nodata, index) -> None:
+    """Refuse sums that cannot be people: undeclared negative nodata, absurd totals."""
+    from .population import MAX_ZONE_POPULATION
+
+    problems = []
+    if negative[0]:
+        problems.append(
+            f"{negative[0]:,} pixels under the zones are negative (down to {negative[1]:g}) "
+            f"and the raster's nodata is {nodata}; set the nodata value "
+            "(gdal_edit.py -a_nodata VALUE) or clip the pixels to 0"
+        )
+    huge = ~(total <= MAX_ZONE_POPULATION)
+    if huge.any():
+        problems.append(
+            f"{int(huge.sum())} zones sum to more than {MAX_ZONE_POPULATION:.1e} people "
+            f"(adcode {index[huge][0]}: {total[huge][0]:.3g}); "
+            "is the raster people per pixel, and is its nodata value set?"
+        )
+    if problems:
+        raise DataError(f"{name}: " + "; ".join(problems))
 
 
 def covered_population(
@@ -460,12 +511,13 @@ def _covered(source, sites, reach_m, zones, block_rows: int, name: str) -> pd.Da
     del x, y, reach  # the stamper holds what it needs, in its own order
     geoms, labels = _zone_labels(zones, source.crs)
     n_zones = 0 if zones is None else len(zones)
-    total, covered = _sums(source, stamper, geoms, labels, n_zones, block_rows)
+    total, covered, negative = _sums(source, stamper, geoms, labels, n_zones, block_rows)
     if zones is None:
         index = pd.Index(["total"])
         total, covered = total[:1], covered[:1]
     else:
         index = pd.Index(zones.index, name="adcode")
         total, covered = total[1:], covered[1:]
+    _check_counts(name, total, negative, source.nodata, index)
     share = np.divide(covered, total, out=np.full(total.shape, np.nan), where=total > 0)
     return pd.DataFrame({"population": total, "covered": covered, "share": share}, index=index)

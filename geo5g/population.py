@@ -25,10 +25,6 @@ import numpy as np
 import pandas as pd
 import rasterio
 import rasterio.errors
-import rasterio.features
-import rasterio.windows
-import shapely
-from affine import Affine
 from pyproj import CRS
 
 from ._paths import data_dir
@@ -46,10 +42,6 @@ __all__ = [
 
 #: File name of the bundled census table inside ``data/population/``.
 CENSUS_FILE = "census2020_prefecture_china.csv"
-
-# Pixels per window when block_rows is not given: 2**24 float64 values = 128 MB
-# for the values plus 64 MB of int32 labels, small enough for any laptop.
-_WINDOW_PIXELS = 1 << 24
 
 
 #: No zone holds more people than China (1.41e9 in the 2020 census): a larger
@@ -267,34 +259,19 @@ def census_population(zones, census=None) -> pd.Series:
     return census.reindex(index).rename("population")
 
 
-def _raster_crs(src, name: str) -> CRS:
-    if src.crs is None:
-        raise CRSError(
-            f"{name}: raster has no CRS; geo5g never guesses one. "
-            "Set it (gdal_edit.py -a_srs EPSG:4326 FILE) and try again"
-        )
-    return CRS.from_user_input(src.crs.to_wkt())
-
-
-def _default_block_rows(src) -> int:
-    block_height = src.block_shapes[0][0] if src.block_shapes else 1
-    rows = max(1, _WINDOW_PIXELS // max(src.width, 1))
-    # whole internal blocks, so each compressed tile is decoded once
-    return max(block_height, rows - rows % block_height)
-
-
 def raster_population(
-    zones, raster_path, *, reproject_zones: bool = False, block_rows: int | None = None, band=1
+    zones, raster_path, *, reproject_zones: bool = True, block_rows: int | None = None, band=1
 ) -> pd.Series:
     """Zonal sum of a population-count raster (e.g. a WorldPop GeoTIFF).
 
-    The zones are rasterised on the raster's own grid, one window of rows at a
-    time, and the pixel values are summed per zone with one ``np.bincount``.
-    A pixel belongs to the zone that contains its centre (GDAL's default
-    ``all_touched=False``), so each pixel counts at most once; where zones
-    overlap, the later zone in ``zones`` takes the pixel. Nodata and NaN
-    pixels count as 0. Zones outside the raster, or smaller than a pixel and
-    containing no pixel centre, get 0 — use a raster finer than the zones.
+    The same engine as :func:`geo5g.popcover.covered_population` (one pass of
+    bands of rows, zones rasterised on the raster's own grid, one
+    ``np.bincount`` per band), without sites. A pixel belongs to the zone that
+    contains its centre (GDAL's default ``all_touched=False``), so each pixel
+    counts at most once; where zones overlap, the later zone in ``zones`` takes
+    the pixel. Nodata and NaN pixels count as 0. Zones outside the raster, or
+    smaller than a pixel and containing no pixel centre, get 0 — use a raster
+    finer than the zones.
 
     Parameters
     ----------
@@ -302,12 +279,12 @@ def raster_population(
         Polygon zones with a CRS, indexed by adcode.
     raster_path : str or os.PathLike
         A single-band (or ``band``) raster of people per pixel.
-    reproject_zones : bool, default False
-        If the CRSs differ, reproject the zones to the raster's CRS instead of
-        raising.
+    reproject_zones : bool, default True
+        The one rule of geo5g for a raster and zones in different CRSs: the
+        zones (vectors) are reprojected to the raster's CRS, the raster is never
+        warped. False raises instead.
     block_rows : int, optional
-        Rows read per window; default: enough rows for about 16 million pixels,
-        in whole internal blocks. Memory use is ~12 bytes per window pixel.
+        Rows per band (default: whole internal blocks of about 256 rows).
     band : int, default 1
         The band to sum.
 
@@ -327,115 +304,29 @@ def raster_population(
         If pixels under the zones are negative (a nodata value not declared),
         or a zone sums to more people than China has.
     """
+    from .popcover import covered_population
+
     name = Path(raster_path).name
     require_crs(zones, "zones")
     if block_rows is not None and int(block_rows) < 1:
         raise DataError(f"block_rows must be a positive number of rows, got {block_rows}")
-    out = np.zeros(len(zones) + 1, dtype="float64")
-    try:
-        src = rasterio.open(raster_path)
-    except rasterio.errors.RasterioIOError as err:
-        raise InputError(f"{name}: cannot open the raster ({err})") from err
-    with src:
-        crs = _raster_crs(src, name)
-        if not crs.equals(CRS.from_user_input(zones.crs), ignore_axis_order=True):
-            if not reproject_zones:
-                raise CRSError(
-                    f"{name}: raster CRS {crs.to_string()} differs from the zones' CRS "
-                    f"{CRS.from_user_input(zones.crs).to_string()}; warp the raster "
-                    "(gdalwarp -t_srs EPSG:4326 in.tif out.tif)",
-                    fix=("or pass reproject_zones=True", "and give the warped file"),
-                )
-            zones = zones.to_crs(crs)
-        if not 1 <= band <= src.count:
-            raise DataError(f"{name}: band {band} requested, the raster has {src.count}")
-        geoms = np.asarray(zones.geometry.values, dtype=object)
-        live = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-        negative = _zonal_sums(src, band, geoms, live, block_rows, out) if live.any() else [0]
-        nodata = src.nodatavals[band - 1]
-    problems = []
-    if negative[0]:
-        problems.append(
-            f"{negative[0]:,} pixels under the zones are negative (down to {negative[1]:g}) "
-            f"and the raster's nodata is {nodata}; set the nodata value "
-            "(gdal_edit.py -a_nodata VALUE) or clip the pixels to 0"
-        )
-    huge = ~(out[1:] <= MAX_ZONE_POPULATION)
-    if huge.any():
-        problems.append(
-            f"{int(huge.sum())} zones sum to more than {MAX_ZONE_POPULATION:.1e} people "
-            f"(adcode {zones.index[huge][0]}: {out[1:][huge][0]:.3g}); "
-            "is the raster people per pixel, and is its nodata value set?"
-        )
-    if problems:
-        raise DataError(f"{name}: " + "; ".join(problems))
-    return pd.Series(out[1:], index=pd.Index(zones.index, name="adcode"), name="population")
-
-
-def _apply(transform, cols, rows):
-    """Map pixel (col, row) arrays through an affine transform.
-
-    Written out rather than with ``transform * (x, y)``: affine 3 deprecates
-    ``*``, and rasterio 1.4's window helpers still use it.
-    """
-    t = transform
-    return t.a * cols + t.b * rows + t.c, t.d * cols + t.e * rows + t.f
-
-
-def _pixel_range(transform, bounds, width, height):
-    """Rows and columns (start, stop) of the pixels under ``bounds``, clipped to the raster."""
-    minx, miny, maxx, maxy = bounds
-    cols, rows = _apply(
-        ~transform, np.array([minx, maxx, minx, maxx]), np.array([miny, miny, maxy, maxy])
+    if not reproject_zones:
+        try:
+            with rasterio.open(raster_path) as src:
+                crs = None if src.crs is None else CRS.from_user_input(src.crs.to_wkt())
+        except rasterio.errors.RasterioIOError as err:
+            raise InputError(f"{name}: cannot open the raster ({err})") from err
+        if crs is not None and not crs.equals(
+            CRS.from_user_input(zones.crs), ignore_axis_order=True
+        ):
+            raise CRSError(
+                f"{name}: raster CRS {crs.to_string()} differs from the zones' CRS "
+                f"{CRS.from_user_input(zones.crs).to_string()}; warp the raster "
+                "(gdalwarp -t_srs EPSG:4326 in.tif out.tif)",
+                fix=("or pass reproject_zones=True", "and give the warped file"),
+            )
+    none = (np.zeros(0), np.zeros(0))
+    table = covered_population(
+        raster_path, none, np.zeros(0), zones, band=band, block_rows=block_rows
     )
-    c0, c1 = max(int(np.floor(cols.min())), 0), min(int(np.ceil(cols.max())), width)
-    r0, r1 = max(int(np.floor(rows.min())), 0), min(int(np.ceil(rows.max())), height)
-    return r0, r1, c0, c1
-
-
-def _zonal_sums(src, band, geoms, live, block_rows, out) -> list:
-    """Add each zone's pixel sum into ``out[1:]`` (label 0 is 'no zone').
-
-    Returns ``[count, minimum]`` of the negative pixels met (not nodata).
-    """
-    bad = [0, 0.0]
-    labels_all = np.arange(1, len(geoms) + 1, dtype="int32")
-    geoms, labels_all = geoms[live], labels_all[live]
-    # only the rows and columns under the zones are read
-    r0, r1, c0, c1 = _pixel_range(src.transform, shapely.total_bounds(geoms), src.width, src.height)
-    if r1 <= r0 or c1 <= c0:
-        return bad  # the zones lie outside the raster
-    step = _default_block_rows(src) if block_rows is None else int(block_rows)
-    tree = shapely.STRtree(geoms)
-    nodata = src.nodatavals[band - 1]
-    t = src.transform
-    for row in range(r0, r1, step):
-        height = min(step, r1 - row)
-        win = rasterio.windows.Window(c0, row, c1 - c0, height)
-        xs, ys = _apply(
-            t, np.array([c0, c1, c0, c1]), np.array([row, row, row + height, row + height])
-        )
-        hit = tree.query(shapely.box(xs.min(), ys.min(), xs.max(), ys.max()))
-        if not len(hit):
-            continue
-        x0, y0 = _apply(t, c0, row)
-        labels = rasterio.features.rasterize(
-            zip(geoms[hit], labels_all[hit].tolist(), strict=True),
-            out_shape=(height, c1 - c0),
-            transform=Affine(t.a, t.b, x0, t.d, t.e, y0),
-            fill=0,
-            all_touched=False,
-            dtype="int32",
-        )
-        values = src.read(band, window=win).astype("float64", copy=False)
-        drop = ~np.isfinite(values)
-        if nodata is not None and not np.isnan(nodata):
-            drop |= values == nodata
-        values[drop] = 0.0
-        negative = (values < 0) & (labels > 0)
-        if negative.any():
-            # nodata handled above: what is left negative is a wrong pixel
-            bad[0] += int(negative.sum())
-            bad[1] = min(bad[1], float(values[negative].min()))
-        out += np.bincount(labels.ravel(), weights=values.ravel(), minlength=len(out))
-    return bad
+    return table["population"].rename("population")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 
 from ._validate import norm as _norm
@@ -51,22 +52,36 @@ MNC_OPERATORS = {
 
 
 def _map_distinct(values, label) -> pd.Series:
-    """``label(v)`` for each stripped value, computed once per distinct value (Arrow).
+    """``label(v)`` for each stripped value, computed once per distinct value.
 
     Blank values become missing. Millions of rows with a handful of distinct
-    operator or band names cost one dictionary encoding, not a Python call each.
+    operator or band names cost one dictionary encoding (Arrow, or the codes of
+    a categorical column as Parquet gives it), not a Python call each; the
+    result is categorical with ``str`` categories, so no string is built per row.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    series = pd.Series(values, dtype="str")
-    arrow = pa.array(series)
-    if isinstance(arrow, pa.ChunkedArray):  # columns read from Parquet come in chunks
-        arrow = arrow.combine_chunks()
-    encoded = pc.dictionary_encode(pc.utf8_trim_whitespace(arrow))
-    labels = [label(v) if v else None for v in encoded.dictionary.to_pylist()]
-    mapped = pa.array(labels, pa.large_string()).take(encoded.indices)
-    return pd.Series(mapped, dtype="str", index=series.index)
+    index = values.index if isinstance(values, pd.Series) else None
+    if isinstance(getattr(values, "dtype", None), pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy()
+        distinct = [str(c).strip() for c in values.cat.categories]
+    else:
+        arrow = pa.array(pd.Series(values, dtype="str"))
+        if isinstance(arrow, pa.ChunkedArray):  # columns read from Parquet come in chunks
+            arrow = arrow.combine_chunks()
+        encoded = pc.dictionary_encode(pc.utf8_trim_whitespace(arrow))
+        codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+        distinct = encoded.dictionary.to_pylist()
+    labels = [label(v) if v else None for v in distinct]
+    categories = pd.Index(sorted({v for v in labels if v is not None}), dtype="str")
+    lookup = np.append(
+        np.asarray([categories.get_loc(v) if v is not None else -1 for v in labels], dtype="int64"),
+        -1,
+    )  # the last entry serves the missing code -1
+    new_codes = lookup[np.asarray(codes, dtype="int64")]
+    out = pd.Categorical.from_codes(new_codes, dtype=pd.CategoricalDtype(categories))
+    return pd.Series(out, index=index)
 
 
 def normalise_operator(values) -> pd.Series:
@@ -80,7 +95,7 @@ def normalise_operator(values) -> pd.Series:
     Returns
     -------
     pandas.Series
-        Same length, dtype ``str``; blanks become missing.
+        Same length, categorical with ``str`` categories; blanks become missing.
 
     Examples
     --------
