@@ -43,7 +43,7 @@ import shapely
 
 from ._paths import data_dir
 from .errors import DataError, InputError
-from .project import WGS84, metric_crs, require_crs, to_metric
+from .project import WGS84, area_crs, require_crs, to_metric, to_wgs84
 from .sites import sites_from_arrays, write_sites
 
 __all__ = [
@@ -257,8 +257,9 @@ def _apportion(weights, totals, groups) -> np.ndarray:
 
 
 def _area_km2(layer) -> np.ndarray:
-    layer = layer.to_crs(WGS84)
-    metric = to_metric(layer.geometry, metric_crs(layer.total_bounds), "zones")
+    # areas in an equal-area projection fitted to the layer (lengths never are)
+    layer = to_wgs84(layer, "zones")
+    metric = to_metric(layer.geometry, area_crs(layer.total_bounds), "zones")
     return metric.area.to_numpy() / 1e6
 
 
@@ -500,7 +501,7 @@ def _zones_4326(zones, name: str) -> gpd.GeoDataFrame:
     missing = [c for c in ("city_adcode", "urban", "geometry") if c not in zones.columns]
     if missing:
         raise DataError(f"{name}: missing columns {', '.join(missing)} (see docs/CONTRACTS.md)")
-    return zones.to_crs(WGS84).sort_index()
+    return to_wgs84(zones, name).sort_index()
 
 
 def _build(x, y, rng, *, code, growth, as_of, seed, model, source):
@@ -649,7 +650,7 @@ def synthetic_sites_national(
     require_crs(cities, "cities")
     if "province_adcode" not in cities.columns:
         raise DataError("cities: missing column province_adcode (see docs/CONTRACTS.md)")
-    cities = cities.to_crs(WGS84).sort_index()
+    cities = to_wgs84(cities, "cities").sort_index()
     as_of = pd.Timestamp(as_of)
     prefix = cities["province_adcode"].to_numpy(dtype="int64") // 10000
     region_of = {p: name for name, (_, provs) in cal.regions.items() for p in provs}

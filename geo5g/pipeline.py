@@ -51,6 +51,7 @@ from .project import (
     Frame,
     measure_frame,
     split_lines,
+    to_wgs84,
     transform_xy,
     zone_members,
 )
@@ -843,7 +844,7 @@ def measure_rsu(inputs: Inputs, geometry: Geometry, networks=None) -> RSUCoverag
     if networks is None:
         networks = _networks(inputs, geometry)
     rsu = inputs.rsu
-    xy = shapely.get_coordinates(np.asarray(rsu.to_crs("EPSG:4326").geometry.values))
+    xy = shapely.get_coordinates(np.asarray(to_wgs84(rsu, "rsu").geometry.values))
     rng = rsu["range_m"].to_numpy("float64")
     rng = np.where(np.isfinite(rng) & (rng > 0), rng, inputs.settings.rsu_range_m)
     frame = geometry.frame
@@ -885,7 +886,7 @@ def _facilities(inputs: Inputs, geometry: Geometry, reach_: Reach, places: gpd.G
     from .facilities import port_coverage
 
     frame, sites, settings = geometry.frame, inputs.sites, inputs.settings
-    places = places.to_crs("EPSG:4326")
+    places = to_wgs84(places, "places")
     rep = shapely.get_coordinates(shapely.point_on_surface(np.asarray(places.geometry.values)))
     zone = frame.zone_of(rep[:, 0])
     bounds = shapely.bounds(np.asarray(places.geometry.values))
@@ -921,7 +922,7 @@ def _facilities(inputs: Inputs, geometry: Geometry, reach_: Reach, places: gpd.G
             again = np.flatnonzero(~(d <= bound_m))
             if len(again):
                 table = _cover_wider(table, mine[again], d[again], bounds, cover, frame, z, sites)
-        parts.append(table.to_crs("EPSG:4326"))
+        parts.append(to_wgs84(table, "places"))
     out = pd.concat(parts) if len(parts) > 1 else parts[0]
     _name_sites(out, sites)
     return gpd.GeoDataFrame(out, geometry="geometry", crs="EPSG:4326").reindex(

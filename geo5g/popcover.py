@@ -57,7 +57,7 @@ from pyproj import CRS
 from rasterio.errors import NotGeoreferencedWarning
 
 from .errors import CRSError, DataError, InputError
-from .project import is_site_table, points_xy, require_crs
+from .project import is_site_table, points_xy, require_crs, to_metric
 
 __all__ = ["POPCOVER_COLUMNS", "coverage_mask", "covered_population"]
 
@@ -317,7 +317,7 @@ def _zone_labels(zones, crs: CRS):
         return None, None
     require_crs(zones, "zones")
     if not CRS.from_user_input(zones.crs).equals(crs, ignore_axis_order=True):
-        zones = zones.to_crs(crs)
+        zones = to_metric(zones, crs, "zones")  # the one rule: vectors go to the raster's CRS
     geoms = np.asarray(zones.geometry.values, dtype=object)
     live = np.flatnonzero(~(shapely.is_missing(geoms) | shapely.is_empty(geoms)))
     return geoms[live], live + 1

@@ -51,6 +51,7 @@ from .coords import COORDINATE_SYSTEMS, to_wgs84
 from .errors import CRSError, DataError, InputError
 from .opencellid import DEFAULT_GNB_ID_BITS, base_station_ids, is_opencellid, read_opencellid
 from .project import is_site_table, table_crs
+from .project import to_wgs84 as _layer_to_wgs84
 from .vocabulary import normalise_band, normalise_operator
 
 __all__ = [
@@ -355,8 +356,7 @@ def _read_vector(path: Path, fmt: str, layer, source: str):
         )
     if problems:
         raise DataError(f"{source}: " + "; ".join(problems))
-    if not CRS.from_user_input(gdf.crs).equals(CRS.from_epsg(4326)):
-        gdf = gdf.to_crs(4326)
+    gdf = _layer_to_wgs84(gdf, source)
     found = _find_roles([c for c in gdf.columns if c != gdf.geometry.name], _SPELLINGS, source)
     frame = pd.DataFrame(
         {c: gdf[c].reset_index(drop=True) for c in found.values() if c is not None}
