@@ -38,8 +38,9 @@ import scipy
 import shapely
 
 from geo5g.boundaries import read_boundaries
-from geo5g.corridors import cover_lines, road_coverage, rsu_road_km, synthetic_rsu
+from geo5g.corridors import cover_lines, road_coverage, rsu_road_km
 from geo5g.coverage import load_settings, site_reach
+from geo5g.demo import synthetic_rsu
 from geo5g.facilities import port_coverage
 from geo5g.project import metric_crs, to_metric
 from geo5g.roads import read_demo_ports, read_demo_roads

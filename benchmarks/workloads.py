@@ -42,8 +42,7 @@ from scipy.spatial import cKDTree
 
 import geo5g
 from geo5g.boundaries import read_boundaries
-from geo5g.corridors import synthetic_rsu
-from geo5g.demo import synthetic_sites, synthetic_sites_national
+from geo5g.demo import synthetic_rsu, synthetic_sites, synthetic_sites_national
 from geo5g.population import read_census
 from geo5g.project import metric_crs, to_metric, to_wgs84
 from geo5g.roads import read_demo_ports, read_demo_roads

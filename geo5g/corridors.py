@@ -8,13 +8,11 @@ objects holding pure DataFrames indexed by ref / adcode and a GeoDataFrame of ru
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 from pyproj import CRS
 
 from .coverage import (
@@ -25,8 +23,7 @@ from .coverage import (
     site_reach,
 )
 from .errors import CRSError, DataError
-from .lines import RUN_COLUMNS, PreparedRoads, _metric, cover_lines, prepare_roads, summarise
-from .project import to_metric, to_wgs84
+from .lines import RUN_COLUMNS, PreparedRoads, cover_lines, prepare_roads, summarise
 
 __all__ = [
     "RUN_COLUMNS",
@@ -38,7 +35,6 @@ __all__ = [
     "road_coverage",
     "rsu_road_km",
     "summarise",
-    "synthetic_rsu",
 ]
 
 
@@ -253,70 +249,3 @@ def rsu_road_km(
         equipped=runs.loc[runs["covered"], _OUT].reset_index(drop=True),
         crs=crs,
     )
-
-
-def synthetic_rsu(
-    roads: gpd.GeoDataFrame,
-    cities: gpd.GeoDataFrame,
-    km_by_city: Mapping[int, float],
-    *,
-    spacing_m: float = 500.0,
-    range_m: float = 300.0,
-    seed: int = 2024,
-) -> gpd.GeoDataFrame:
-    """A reproducible synthetic RSU deployment along stretches of expressway.
-
-    For each city in ``km_by_city`` the city's road runs are shuffled (seeded) and
-    stretches are taken from them, each starting at a random point of its run, until
-    the city's kilometres are reached; RSUs are placed every ``spacing_m`` along each
-    stretch, the first and last ``spacing_m / 2`` in.
-
-    Parameters
-    ----------
-    roads : geopandas.GeoDataFrame
-        Roads with a CRS.
-    cities : geopandas.GeoDataFrame
-        City polygons indexed by adcode.
-    km_by_city : Mapping[int, float]
-        City adcode → kilometres of road to equip.
-    spacing_m, range_m : float
-        Distance between consecutive RSUs, and the range written to ``range_m``.
-    seed : int
-        Seed of ``numpy.random.default_rng``.
-
-    Returns
-    -------
-    geopandas.GeoDataFrame
-        Points in EPSG:4326 with ``rsu_id``, ``city_adcode``, ``ref``, ``range_m``,
-        ``synthetic`` (True).
-    """
-    crs, roads_m = _metric(roads, None, "roads")
-    runs = cover_lines(roads_m, [], [], [], to_metric(cities, crs, "cities"))
-    rng = np.random.default_rng(seed)
-    runs = runs.iloc[rng.permutation(len(runs))]
-    want = pd.Series(km_by_city, dtype="float64") * 1000.0
-    runs = runs[runs["city_adcode"].isin(want.index)].sort_values("city_adcode", kind="stable")
-    # Take whole runs (shortened to what is still wanted) in shuffled order per city.
-    before = runs.groupby("city_adcode")["length_m"].cumsum() - runs["length_m"]
-    still = want.reindex(runs["city_adcode"]).to_numpy() - before.to_numpy()
-    take = np.minimum(runs["length_m"].to_numpy(), np.maximum(still, 0.0))
-    use = take >= spacing_m
-    runs, take = runs[use], take[use]
-    start = rng.uniform(0.0, 1.0, len(runs)) * (runs["length_m"].to_numpy() - take)
-    count = np.floor(take / spacing_m).astype(np.int64)
-    which = np.repeat(np.arange(len(runs)), count)
-    k = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
-    along = start[which] + spacing_m / 2 + k * spacing_m
-    points = shapely.line_interpolate_point(runs.geometry.values[which], along)
-    out = gpd.GeoDataFrame(
-        {
-            "rsu_id": [f"RSU-SYN-{i + 1:04d}" for i in range(len(which))],
-            "city_adcode": runs["city_adcode"].to_numpy()[which],
-            "ref": runs["ref"].to_numpy()[which],
-            "range_m": float(range_m),
-            "synthetic": True,
-        },
-        geometry=points,
-        crs=crs,
-    )
-    return to_wgs84(out, "synthetic RSU")

@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 from pyproj import CRS
 from shapely import LineString, MultiLineString, box
 
-from geo5g.corridors import road_coverage, rsu_road_km, synthetic_rsu
+from geo5g.corridors import road_coverage, rsu_road_km
 from geo5g.coverage import load_settings
+from geo5g.demo import synthetic_rsu
 from geo5g.errors import CRSError, DataError
 from geo5g.lines import (
     RUN_COLUMNS,
