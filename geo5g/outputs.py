@@ -24,7 +24,7 @@ import pandas as pd
 
 from .errors import DataError, InputError
 from .project import to_wgs84
-from .report import Report
+from .report import Report, detail_tables
 
 __all__ = [
     "OUTPUT_FILES",
@@ -44,6 +44,13 @@ OUTPUT_FILES = {
     "scorecard": "scorecard.csv",
     "cities": "cities.csv",
     "counties": "counties.csv",
+    # the detail tables of the page (geo5g.report.detail_tables), when the report has them
+    "roads": "roads.csv",
+    "gaps": "gaps.csv",
+    "rsu": "rsu.csv",
+    "ports": "ports.csv",
+    "seats": "seats.csv",
+    "places": "places.csv",
     "gpkg": "coverage.gpkg",
 }
 
@@ -364,6 +371,8 @@ def _gpkg_layers(report: Report) -> dict[str, gpd.GeoDataFrame]:
         "gaps": report.roads_gaps,
         "rsu": report.rsu_stretches,
         "ports": report.ports,
+        "seats": report.seats,
+        "places": report.places,
         "site_density": report.site_hex,
     }
     return {name: layer for name, layer in layers.items() if layer is not None and len(layer)}
@@ -496,6 +505,9 @@ def write_report(
         if report.counties is not None:
             written["counties"] = tmp / OUTPUT_FILES["counties"]
             _write_csv(_table(report.counties), written["counties"], index=True)
+        for key, table in detail_tables(report).items():
+            written[key] = tmp / OUTPUT_FILES[key]
+            _write_csv(table, written[key], index=False)
 
         if _gpkg_layers(report):
             step("writing the GeoPackage")

@@ -60,17 +60,21 @@ __all__ = [
 
 #: Class edges of stations-per-10k / target for the diverging choropleth.
 RATIO_BREAKS = (0.5, 0.75, 0.9, 1.0, 1.1, 1.25, 1.5)
-#: ColorBrewer RdBu, 8 classes: red below the target, blue at or above it.
+#: ColorBrewer RdBu (10 classes) without its two near-white middle classes: red below
+#: the target, blue at or above it, so the classes either side of the threshold (salmon
+#: and light blue) are clearly apart. Zones below target also get a dashed dark outline
+#: (:data:`_NOT_MET_OUTLINE`), which still reads in greyscale print.
 RATIO_COLOURS = (
+    "#67001f",
     "#b2182b",
     "#d6604d",
     "#f4a582",
-    "#fddbc7",
-    "#d1e5f0",
     "#92c5de",
     "#4393c3",
     "#2166ac",
+    "#053061",
 )
+_NOT_MET_OUTLINE = {"color": "#111827", "weight": 1.6, "dashArray": "5 3", "opacity": 1}
 NO_DATA_COLOUR = "#bdbdbd"
 #: Sequential (viridis, light to dark) for site counts per hexagon.
 COUNT_COLOURS = ("#fde725", "#7ad151", "#22a884", "#2a788e", "#414487", "#440154")
@@ -331,10 +335,14 @@ def layer_infos(report: Report) -> list[LayerInfo]:
             infos.append(LayerInfo(key, title, road_flags))
     if _present(report.sites_few):
         infos.append(LayerInfo("sites", "Sites", _flags(report, "sites")))
-    if _present(report.ports):
-        infos.append(
-            LayerInfo("ports", "Ports", _flags(report, "ports", "sites", layer=report.ports))
-        )
+    for key, title, inputs in (
+        ("ports", "Ports", ("ports", "sites")),
+        ("seats", "County seats", ("boundaries", "sites")),
+        ("places", "Key places", ("poi", "sites")),
+    ):
+        layer = getattr(report, key)
+        if _present(layer):
+            infos.append(LayerInfo(key, title, _flags(report, *inputs, layer=layer)))
     return infos
 
 
@@ -464,6 +472,10 @@ def _data_json(geojson: str, labels: list | None = None) -> str:
     return '{"geojson":' + geojson + extra + "}"
 
 
+def _has_ratio(zones) -> bool:
+    return bool(pd.to_numeric(zones["per_10k"], errors="coerce").notna().any())
+
+
 def _zone_props(zones: gpd.GeoDataFrame) -> pd.DataFrame:
     title = escape_series(zones["name_zh"])
     name_en = escape_series(zones["name_en"])
@@ -577,13 +589,19 @@ def _layer_data(report: Report, info: LayerInfo, tolerance: float) -> tuple[str,
             "kind": "polygons",
             "pane": "zones",
             "style": {"color": "#ffffff", "weight": 1, "fillOpacity": 0.75, "opacity": 1},
-            "highlight": {"weight": 3, "color": "#111827"},
+            "highlight": {"weight": 3, "color": "#111827", "dashArray": None},
             "palette": list(RATIO_COLOURS),
             "nodata": NO_DATA_COLOUR,
             "paint": "fill",
+            "notMet": _NOT_MET_OUTLINE,
             "title": "t",
             "fields": _ZONE_FIELDS,
         }
+        if not _has_ratio(zones):
+            # no population at this level: outlines, not a sea of "no data" grey
+            spec["style"] = {"color": _BOUNDARY, "weight": 1, "fillOpacity": 0, "opacity": 0.8}
+            spec.pop("palette")
+            spec.pop("notMet")
         geo = _feature_collection(zones, _zone_props(zones), simplify=tolerance, zones=True)
         return _data_json(geo), spec
     if key == "site_density":
@@ -606,6 +624,7 @@ def _layer_data(report: Report, info: LayerInfo, tolerance: float) -> tuple[str,
             "palette": _count_palette(len(edges) + 1),
             "nodata": NO_DATA_COLOUR,
             "paint": "both",
+            "renderer": "canvas",  # thousands of small hexagons
             "count": {"prop": "n", "label": f"sites in this {size_km:g} km hexagon"},
         }
         return _data_json(_feature_collection(hexes, props)), spec
@@ -641,7 +660,7 @@ def _layer_data(report: Report, info: LayerInfo, tolerance: float) -> tuple[str,
         layer = to_wgs84(layer, key)
         style = {
             "covered": {"color": _COVERED, "weight": 3, "opacity": 0.9},
-            "gaps": {"color": _GAP, "weight": 4, "opacity": 0.95},
+            "gaps": {"color": _GAP, "weight": 4, "opacity": 1},
             "rsu": {"color": _RSU, "weight": 9, "opacity": 0.35, "lineCap": "butt"},
         }[key]
         label = {"covered": "Covered length", "gaps": "Gap length", "rsu": "RSU length"}[key]
@@ -649,6 +668,12 @@ def _layer_data(report: Report, info: LayerInfo, tolerance: float) -> tuple[str,
             "kind": "lines",
             "pane": "lines",
             "style": style,
+            # a dark casing keeps red gaps visible on the red fills of cities below target
+            **(
+                {"casing": {"color": "#111827", "weight": 7, "opacity": 0.9}}
+                if key == "gaps"
+                else {}
+            ),
             "highlight": {"weight": style["weight"] + 3},
             "title": "ref" if "ref" in layer.columns else None,
             "fields": _road_fields(layer, label),
@@ -675,12 +700,15 @@ def _layer_data(report: Report, info: LayerInfo, tolerance: float) -> tuple[str,
             "sticky": False,
         }
         return _data_json(_feature_collection(sites, props)), spec
-    if key == "ports":
-        ports = to_wgs84(report.ports, "ports")
+    if key in ("ports", "seats", "places"):
+        ports = to_wgs84(getattr(report, key), key)
         geoms = ports.geometry.array.to_numpy()
-        # Port areas are drawn as a marker on the area, like port points.
+        # Areas are drawn as a marker on the area, like points.
         points = gpd.GeoDataFrame(geometry=shapely.point_on_surface(geoms), crs=ports.crs)
-        return _data_json(_feature_collection(points, _port_props(ports))), _PORT_SPEC
+        spec = dict(_PORT_SPEC)
+        if key != "ports":  # smaller marks: a hundred county seats over the cities
+            spec["style"] = {**_PORT_SPEC["style"], "radius": 5 if key == "seats" else 6}
+        return _data_json(_feature_collection(points, _port_props(ports))), spec
     raise DataError(f"unknown layer {key!r}")  # pragma: no cover - layer_infos lists them
 
 
@@ -726,6 +754,7 @@ def _ratio_legend(report: Report) -> list[tuple[str, str]]:
                 f" (≥ {_fmt(lo_v, 1)})" if hi_v is None else f" ({_fmt(lo_v, 1)}–{_fmt(hi_v, 1)})"
             )
         rows.append((_swatch(colour), escape(pct)))
+    rows.append(('<span class="geo5g-swatch dashed"></span>', "dashed outline: below the target"))
     rows.append((_swatch(NO_DATA_COLOUR), "no population data"))
     return rows
 
@@ -734,8 +763,14 @@ def _legend_html(report: Report, infos: list[LayerInfo]) -> str:
     sections = []
     for info in infos:
         if info.key in ("cities", "counties"):
+            zones = report.zones if info.key == "cities" else report.counties
             rows = _ratio_legend(report)
-            if info.key == "counties" and _present(report.zones):
+            if not _has_ratio(zones):
+                rows = [
+                    (_swatch(_BOUNDARY, "line"), "outline only: no population at this level"),
+                    ("", "pass --population (a raster or CSV) for stations per 10k"),
+                ]
+            elif info.key == "counties" and _present(report.zones):
                 rows = [("", "same colours as the cities")]
         elif info.key == "site_density":
             edges = count_breaks(report.site_hex["stations"]).tolist()
@@ -760,10 +795,10 @@ def _legend_html(report: Report, infos: list[LayerInfo]) -> str:
                 "gaps": "no site within reach (gap)",
                 "rsu": "stretch with roadside units",
             }[info.key]
-            rows = [(_swatch(colour, "line"), text)]
+            rows = [(_swatch(colour, "line" + (" cased" if info.key == "gaps" else "")), text)]
         elif info.key == "sites":
             rows = [(_swatch("#f8fafc", "dot"), "one site")]
-        elif info.key == "ports":
+        elif info.key in ("ports", "seats", "places"):
             rows = [
                 (_swatch(_COVERED, "dot"), "covered"),
                 (_swatch(_PARTIAL, "dot"), "partly covered (area)"),
@@ -843,19 +878,121 @@ def _cities_html(zones: gpd.GeoDataFrame) -> str:
         name = escape(row.name_zh)
         if escape(row.name_en):
             name += f'<div class="small">{escape(row.name_en)} · {escape(adcode)}</div>'
-        rows.append(
-            f'<tr class="{cls}"><td>{name}</td>'
-            f'<td class="num">{_fmt(row.population)}</td>'
-            f'<td class="num">{_fmt(row.stations)}</td>'
-            f'<td class="num">{_fmt(row.per_10k, 1)}</td>'
-            f'<td class="num">{_fmt(row.target, 1)}</td>'
-            f'<td class="num">{_fmt(row.shortfall)}</td></tr>'
+        nums = "".join(
+            f'<td class="num" data-value="{_data_value(v)}">{_fmt(v, d)}</td>'
+            for v, d in (
+                (row.population, 2),
+                (row.stations, 2),
+                (row.per_10k, 1),
+                (row.target, 1),
+                (row.shortfall, 2),
+            )
         )
-    return (
-        '<table class="geo5g-cities"><thead><tr><th>City</th><th class="num">Population</th>'
-        '<th class="num">Sites</th><th class="num">Per 10k</th><th class="num">Target</th>'
-        '<th class="num">Short</th></tr></thead><tbody>' + "".join(rows) + "</tbody></table>"
+        rows.append(f'<tr class="{cls}" data-adcode="{escape(adcode)}"><td>{name}</td>{nums}</tr>')
+    heads = "".join(
+        f'<th class="num" data-sort="num">{h}</th>'
+        for h in ("Population", "Sites", "Per 10k", "Target", "Short")
     )
+    return (
+        '<table class="geo5g-cities geo5g-detail" data-table="cities"><thead><tr>'
+        f'<th data-sort="text">City</th>{heads}</tr></thead><tbody>'
+        + "".join(rows)
+        + "</tbody></table>"
+    )
+
+
+#: Columns of the detail tables in the page: (column, header, format, numeric).
+_DETAIL_COLUMNS = {
+    "roads": [
+        ("ref", "Road", "text", False),
+        ("length_km", "km", "f1", True),
+        ("covered_km", "Covered km", "f1", True),
+        ("gap_km", "Gap km", "f1", True),
+        ("coverage_pct", "Covered %", "f1", True),
+    ],
+    "gaps": [
+        ("ref", "Road", "text", False),
+        ("city", "City", "text", False),
+        ("start_km", "From km", "f1", True),
+        ("end_km", "To km", "f1", True),
+        ("length_km", "Gap km", "f1", True),
+    ],
+    "rsu": [
+        ("city", "City", "text", False),
+        ("road_km", "Road km", "f1", True),
+        ("rsu_km", "RSU km", "f1", True),
+    ],
+    "place": [
+        ("name", "Name", "text", False),
+        ("status", "Status", "text", False),
+        ("distance_m", "Nearest site (m)", "f0", True),
+        ("serving_operator", "Serving operator", "text", False),
+    ],
+}
+_DETAIL_TITLES = {
+    "roads": "Roads: coverage per route",
+    "gaps": "Coverage gaps, longest first (click a row to zoom)",
+    "rsu": "RSU-equipped road km per city",
+    "ports": "Ports (click a row to zoom)",
+    "seats": "County seats (click a row to zoom)",
+    "places": "Key places (click a row to zoom)",
+}
+#: Rows shown in the page; every row is in the CSV beside it.
+_DETAIL_ROWS = 60
+
+
+def _cell(value, how: str) -> str:
+    if how == "text":
+        return escape("" if value is None or pd.isna(value) else value)
+    if value is None or pd.isna(value):
+        return "—"
+    return f"{float(value):,.1f}" if how == "f1" else f"{float(value):,.0f}"
+
+
+def _detail_html(key: str, table: pd.DataFrame) -> str:
+    """One sortable detail table; rows with a position zoom the map when clicked."""
+    columns = _DETAIL_COLUMNS["place" if key in ("ports", "seats", "places") else key]
+    head = "".join(
+        f'<th class="{"num" if num else ""}" data-sort="{"num" if num else "text"}">'
+        f"{escape(title)}</th>"
+        for _c, title, _how, num in columns
+    )
+    rows = []
+    zoomable = "lat" in table.columns and "lon" in table.columns
+    for rec in table.head(_DETAIL_ROWS).to_dict("records"):
+        cells = "".join(
+            f'<td class="{"num" if num else ""}"'
+            + (f' data-value="{_data_value(rec[c])}"' if num else "")
+            + f">{_cell(rec[c], how)}</td>"
+            for c, _t, how, num in columns
+        )
+        status = str(rec.get("status", ""))
+        cls = {"not covered": "not-met", "partial": "partial", "covered": "met"}.get(status, "")
+        where = (
+            f' data-lat="{_data_value(rec["lat"])}" data-lon="{_data_value(rec["lon"])}"'
+            if zoomable
+            else ""
+        )
+        rows.append(f'<tr class="{cls}"{where}>{cells}</tr>')
+    more = len(table) - min(len(table), _DETAIL_ROWS)
+    note = (
+        f'<p class="small">{min(len(table), _DETAIL_ROWS)} of {len(table):,} rows shown; '
+        f"all in {escape(key)}.csv beside this page.</p>"
+        if more
+        else ""
+    )
+    return (
+        f'<h2>{escape(_DETAIL_TITLES[key])}</h2><table class="geo5g-detail" '
+        f'data-table="{escape(key)}"><thead><tr>{head}</tr></thead><tbody>'
+        + "".join(rows)
+        + f"</tbody></table>{note}"
+    )
+
+
+def _details_html(report: Report) -> str:
+    from .report import detail_tables
+
+    return "".join(_detail_html(key, table) for key, table in detail_tables(report).items())
 
 
 def _provenance_html(report: Report) -> str:
@@ -907,13 +1044,14 @@ def _panel_html(report: Report, leaflet_version: str) -> str:
         f"{_scorecard_html(report.scorecard)}"
         f"<h2>Cities against the density target ({n_met} of {n_known} meet it)</h2>"
         f"{_cities_html(zones)}"
+        f"{_details_html(report)}"
         "<h2>Data and model</h2>"
         f"{_provenance_html(report)}"
         + (f"<h2>Notes</h2><ul>{notes}</ul>" if notes else "")
         + '<p class="geo5g-footer">Made with geo5g. Map drawn with Leaflet '
         f"{escape(leaflet_version)} (BSD-2-Clause) through folium; everything this page needs "
         "is inside this file, so it opens without a network. Tables: scorecard.csv, "
-        "cities.csv and coverage.gpkg beside this page.</p>"
+        "cities.csv, the detail tables' CSVs and coverage.gpkg beside this page.</p>"
         "</aside>"
     )
 

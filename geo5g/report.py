@@ -35,6 +35,7 @@ __all__ = [
     "Provenance",
     "Report",
     "build_report",
+    "detail_tables",
 ]
 
 #: Columns of the density table (``geo5g.density``) joined onto the zones.
@@ -70,6 +71,7 @@ PROVENANCE_KINDS = ("real", "synthetic", "schematic", "settings")
 
 _ROAD_COLUMNS = ("ref", "name", "city_adcode", "length_m")
 _PORT_COLUMNS = ("name", "covered")
+_ROAD_SUMMARY_COLUMNS = ("length_km", "covered_km", "gap_km", "coverage_pct")
 _SITE_COLUMNS = ("site_id", "operator", "band")
 _LINE_TYPES = (shapely.GeometryType.LINESTRING, shapely.GeometryType.MULTILINESTRING)
 _POLYGON_TYPES = (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON)
@@ -161,6 +163,12 @@ class Report:
         Points or areas: ``name, covered`` and, when known, ``status,
         distance_m, serving_site_id, serving_operator`` (or ``site_id,
         operator``), ``synthetic``.
+    seats, places : geopandas.GeoDataFrame or None
+        County seats and key places (points of interest), as ``ports``.
+    road_summary : pandas.DataFrame or None
+        Per road ref: ``length_km, covered_km, gap_km, coverage_pct``.
+    rsu_by_city : pandas.DataFrame or None
+        Per city adcode: ``road_km, rsu_km``.
     provenance : tuple of Provenance
         The inputs and settings the results come from.
     notes : tuple of str
@@ -179,6 +187,10 @@ class Report:
     roads_gaps: gpd.GeoDataFrame | None = None
     rsu_stretches: gpd.GeoDataFrame | None = None
     ports: gpd.GeoDataFrame | None = None
+    seats: gpd.GeoDataFrame | None = None
+    places: gpd.GeoDataFrame | None = None
+    road_summary: pd.DataFrame | None = None
+    rsu_by_city: pd.DataFrame | None = None
     provenance: tuple[Provenance, ...] = field(default_factory=tuple)
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -371,6 +383,10 @@ def build_report(
     roads_gaps: gpd.GeoDataFrame | None = None,
     rsu_stretches: gpd.GeoDataFrame | None = None,
     ports: gpd.GeoDataFrame | None = None,
+    seats: gpd.GeoDataFrame | None = None,
+    places: gpd.GeoDataFrame | None = None,
+    road_summary: pd.DataFrame | None = None,
+    rsu_by_city: pd.DataFrame | None = None,
     provenance: Iterable = (),
     notes: Iterable[str] = (),
     run_date: _dt.date | None = None,
@@ -408,6 +424,12 @@ def build_report(
         ``status``, ``distance_m``, ``serving_site_id`` (or ``site_id``),
         ``serving_operator`` (or ``operator``), ``synthetic``
         (:func:`geo5g.facilities.port_coverage` gives all of them).
+    seats, places : geopandas.GeoDataFrame, optional
+        County seats and key places, as ``ports``.
+    road_summary : pandas.DataFrame, optional
+        Per road ref (index): ``length_km, covered_km, gap_km, coverage_pct``.
+    rsu_by_city : pandas.DataFrame, optional
+        Per city adcode (index): ``road_km, rsu_km``.
     provenance : iterable
         Inputs and settings: :class:`Provenance`, tuples ``(input, path,
         kind[, note])`` or objects with ``input`` (or ``layer``), ``path``,
@@ -469,6 +491,14 @@ def build_report(
         rsu_stretches, "rsu_stretches", ("length_m",), _LINE_TYPES, "lines"
     )
     ports = _check_layer(ports, "ports", _PORT_COLUMNS, _PORT_TYPES, "points or polygons")
+    seats = _check_layer(seats, "seats", _PORT_COLUMNS, _PORT_TYPES, "points or polygons")
+    places = _check_layer(places, "places", _PORT_COLUMNS, _PORT_TYPES, "points or polygons")
+    for name, table, columns in (
+        ("road_summary", road_summary, _ROAD_SUMMARY_COLUMNS),
+        ("rsu_by_city", rsu_by_city, ("road_km", "rsu_km")),
+    ):
+        if table is not None and (missing := [c for c in columns if c not in table.columns]):
+            raise DataError(f"{name}: missing columns {', '.join(missing)}")
 
     given = _provenance(provenance)
     return Report(
@@ -482,8 +512,94 @@ def build_report(
         roads_gaps=roads_gaps,
         rsu_stretches=rsu_stretches,
         ports=ports,
+        seats=seats,
+        places=places,
+        road_summary=None if road_summary is None else pd.DataFrame(road_summary),
+        rsu_by_city=None if rsu_by_city is None else pd.DataFrame(rsu_by_city),
         scorecard=scorecard.loc[:, list(SCORECARD_COLUMNS)].reset_index(drop=True),
         provenance=_implied_provenance(given, sites, (roads_covered, roads_gaps), ports),
         notes=tuple(str(n) for n in notes),
         run_date=run_date or _dt.date.today(),
     )
+
+
+def _city_names(report: Report, adcodes) -> pd.Series:
+    names = report.zones["name_zh"].astype(str)
+    codes = pd.Series(adcodes).astype("Int64")
+    return codes.map(names).fillna("").astype(str).set_axis(range(len(codes)))
+
+
+def _place_table(layer: gpd.GeoDataFrame) -> pd.DataFrame:
+    status = (
+        layer["status"]
+        if "status" in layer
+        else layer["covered"].map({True: "covered", False: "not covered"})
+    )
+    table = pd.DataFrame(
+        {
+            "id": layer.index.astype(str),
+            "name": layer["name"].astype(str).to_numpy(),
+            "status": pd.Series(status).astype(str).to_numpy(),
+            "covered_share": layer.get("covered_share", layer["covered"].astype(float)).to_numpy(),
+            "distance_m": layer.get("distance_m", pd.Series(np.nan, index=layer.index)).to_numpy(),
+            "serving_site_id": layer.get(
+                "serving_site_id", pd.Series(pd.NA, index=layer.index)
+            ).to_numpy(),
+            "serving_operator": layer.get(
+                "serving_operator", pd.Series(pd.NA, index=layer.index)
+            ).to_numpy(),
+        }
+    )
+    rep = shapely.point_on_surface(np.asarray(to_wgs84(layer, "places").geometry.values))
+    table["lon"], table["lat"] = shapely.get_x(rep).round(5), shapely.get_y(rep).round(5)
+    rank = table["status"].map({"not covered": 0, "partial": 1, "covered": 2}).fillna(3)
+    order = np.lexsort((-table["distance_m"].fillna(0).to_numpy(), rank.to_numpy()))
+    return table.iloc[order].reset_index(drop=True)
+
+
+def detail_tables(report: Report) -> dict[str, pd.DataFrame]:
+    """The tables behind the targets: what the page lists and the CSVs beside it hold.
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        Only the tables the report has data for: ``roads`` (per ref: km, covered,
+        gap, %), ``gaps`` (every gap stretch, longest first, with its city and
+        chainage), ``rsu`` (RSU km per city), ``ports``, ``seats``, ``places``
+        (status, nearest distance, serving site; not covered first).
+    """
+    out: dict[str, pd.DataFrame] = {}
+    if report.road_summary is not None and len(report.road_summary):
+        roads = report.road_summary.loc[:, list(_ROAD_SUMMARY_COLUMNS)].copy()
+        roads.index = roads.index.astype(str)
+        roads.index.name = "ref"
+        out["roads"] = roads.sort_values("gap_km", ascending=False).reset_index()
+    if report.roads_gaps is not None and len(report.roads_gaps):
+        gaps = report.roads_gaps
+        table = pd.DataFrame(
+            {
+                "ref": gaps["ref"].astype(str).to_numpy(),
+                "name": gaps["name"].astype(str).to_numpy(),
+                "city": _city_names(report, gaps["city_adcode"]).to_numpy(),
+                "city_adcode": gaps["city_adcode"].to_numpy(),
+                "start_km": (gaps["start_m"] / 1000).to_numpy() if "start_m" in gaps else np.nan,
+                "end_km": (gaps["end_m"] / 1000).to_numpy() if "end_m" in gaps else np.nan,
+                "length_km": (gaps["length_m"] / 1000).to_numpy(),
+            }
+        )
+        mid = shapely.line_interpolate_point(
+            np.asarray(to_wgs84(gaps, "gaps").geometry.values), 0.5, normalized=True
+        )
+        table["lon"], table["lat"] = shapely.get_x(mid).round(5), shapely.get_y(mid).round(5)
+        order = np.argsort(-table["length_km"].to_numpy(), kind="stable")
+        out["gaps"] = table.iloc[order].reset_index(drop=True)
+    if report.rsu_by_city is not None and len(report.rsu_by_city):
+        rsu = report.rsu_by_city.loc[:, ["road_km", "rsu_km"]].copy()
+        rsu.insert(0, "city", _city_names(report, rsu.index).to_numpy())
+        rsu.index.name = "city_adcode"
+        out["rsu"] = rsu.sort_values("rsu_km", ascending=False).reset_index()
+    for key in ("ports", "seats", "places"):
+        layer = getattr(report, key)
+        if layer is not None and len(layer):
+            out[key] = _place_table(layer)
+    return out

@@ -73,8 +73,11 @@ def tiny_report():
 def test_write_report_files_and_tables(tmp_path, tiny_report):
     stages = []
     paths = write_report(tiny_report, tmp_path / "out", progress=stages.append)
-    assert set(paths) == set(OUTPUT_FILES)
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(OUTPUT_FILES.values())
+    # the tiny report has no road summary, RSU table, seats or places
+    expected = set(OUTPUT_FILES) - {"roads", "rsu", "seats", "places"}
+    assert set(paths) == expected
+    names = sorted(OUTPUT_FILES[k] for k in expected)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == names
     assert stages == [
         "rendering the map",
         "writing tables",
@@ -94,6 +97,29 @@ def test_write_report_files_and_tables(tmp_path, tiny_report):
     np.testing.assert_allclose(cities["per_10k"], tiny_report.zones["per_10k"])
     assert cities["shortfall"].tolist() == [0, 400, 0, 0]
     assert paths["cities"].read_bytes().startswith(b"\xef\xbb\xbf")  # BOM: Excel reads UTF-8
+
+
+def test_detail_tables_beside_the_page(tmp_path):
+    from geo5g.pipeline import Request, report_from, run
+
+    report = report_from(run(Request(province="jiangxi"), "report"))
+    paths = write_report(report, tmp_path / "jx")
+    for key in ("roads", "gaps", "ports", "seats"):
+        table = pd.read_csv(paths[key], encoding="utf-8-sig")  # as Excel reads it
+        assert paths[key].read_bytes().startswith(b"\xef\xbb\xbf")
+        assert len(table) > 0, key
+    gaps = pd.read_csv(paths["gaps"], encoding="utf-8-sig")
+    assert gaps["length_km"].is_monotonic_decreasing  # longest first
+    km = report.roads_gaps["length_m"].sum() / 1000
+    assert gaps["length_km"].sum() == pytest.approx(km)
+    roads = pd.read_csv(paths["roads"], encoding="utf-8-sig")
+    assert (roads["covered_km"] + roads["gap_km"] - roads["length_km"]).abs().max() < 1e-6
+    seats = pd.read_csv(paths["seats"], encoding="utf-8-sig")
+    assert len(seats) == len(report.counties)
+    assert seats["status"].iloc[0] == "not covered"  # not covered first
+    html = paths["html"].read_text(encoding="utf-8")
+    for key in ("roads", "gaps", "ports", "seats", "cities"):
+        assert f'data-table="{key}"' in html
 
 
 def test_write_report_geopackage_is_valid(tmp_path, tiny_report):

@@ -67,6 +67,9 @@ var geo5g = (function () {
           style.color = colour;
         }
       }
+      if (spec.notMet && feature.properties.met === false) {
+        Object.assign(style, spec.notMet); // readable without colour (greyscale print)
+      }
       return style;
     };
   }
@@ -86,9 +89,9 @@ var geo5g = (function () {
   }
 
   // Fixed drawing order whatever is toggled: each kind of layer has its own
-  // pane (and so its own canvas), between Leaflet's tile (200) and marker
-  // (600) panes.
+  // pane, between Leaflet's tile (200) and marker (600) panes.
   var PANES = { zones: 380, density: 390, outlines: 395, lines: 410, points: 420 };
+  var renderers = {};
 
   function pane(map, name) {
     if (!map.getPane(name)) {
@@ -97,15 +100,36 @@ var geo5g = (function () {
     return name;
   }
 
+  // One renderer per pane. SVG by default: its root lets the mouse through where
+  // nothing is drawn, so every layer below still gets its hover and click (a
+  // canvas per pane would catch every event for its own layer only, the known
+  // Leaflet limitation that hid all tooltips but the top layer's). Only layers
+  // of many small shapes (the density hexagons) ask for a canvas; their pane
+  // lies below the lines and points.
+  function renderer(map, spec) {
+    var name = pane(map, spec.pane || "lines");
+    var key = name + ":" + (spec.renderer || "svg");
+    if (!renderers[key]) {
+      var make = spec.renderer === "canvas" ? L.canvas : L.svg;
+      renderers[key] = make({ pane: name, padding: 0.5 });
+    }
+    return renderers[key];
+  }
+
   /* A layer from an embedded FeatureCollection and a spec (see render.py). */
   function layer(map, key, data, spec) {
     var style = styler(spec);
+    var draw = renderer(map, spec);
     var geo = L.geoJson(data.geojson, {
       style: style,
       pane: pane(map, spec.pane || "lines"),
+      renderer: draw,
       interactive: spec.interactive !== false,
       pointToLayer: function (feature, latlng) {
-        return L.circleMarker(latlng, Object.assign({ pane: spec.pane }, style(feature)));
+        return L.circleMarker(
+          latlng,
+          Object.assign({ pane: spec.pane, renderer: draw }, style(feature))
+        );
       },
     });
     if (spec.interactive !== false) {
@@ -122,7 +146,24 @@ var geo5g = (function () {
         });
       }
     }
-    var out = data.labels ? L.featureGroup([geo].concat(labels(data.labels))) : geo;
+    var parts = [geo];
+    if (spec.casing) {
+      // drawn first, below the line itself, and never catching the mouse
+      parts.unshift(
+        L.geoJson(data.geojson, {
+          style: function () {
+            return spec.casing;
+          },
+          pane: pane(map, spec.pane || "lines"),
+          renderer: draw,
+          interactive: false,
+        })
+      );
+    }
+    if (data.labels) {
+      parts = parts.concat(labels(data.labels));
+    }
+    var out = parts.length > 1 ? L.featureGroup(parts) : geo;
     if (data.labels && spec.labelMinZoom) {
       // Many names only become readable once zoomed in.
       map.on("zoomend moveend", function () {
@@ -134,6 +175,48 @@ var geo5g = (function () {
     out.geo5gFeatures = geo;
     layers[key] = out;
     return out;
+  }
+
+  /* Tables of the panel: a click on a header sorts, a click on a row zooms to it. */
+  function tables(map) {
+    document.querySelectorAll("table.geo5g-detail").forEach(function (table) {
+      var heads = table.querySelectorAll("thead th");
+      heads.forEach(function (th, col) {
+        th.addEventListener("click", function () {
+          var up = th.getAttribute("data-dir") !== "asc";
+          heads.forEach(function (h) {
+            h.removeAttribute("data-dir");
+          });
+          th.setAttribute("data-dir", up ? "asc" : "desc");
+          var numeric = th.getAttribute("data-sort") === "num";
+          var body = table.tBodies[0];
+          var rows = Array.prototype.slice.call(body.rows);
+          rows.sort(function (a, b) {
+            var x = a.cells[col], y = b.cells[col];
+            var d = numeric
+              ? (parseFloat(x.getAttribute("data-value")) || -Infinity) -
+                (parseFloat(y.getAttribute("data-value")) || -Infinity)
+              : x.textContent.localeCompare(y.textContent, "zh");
+            return up ? d : -d;
+          });
+          rows.forEach(function (r) {
+            body.appendChild(r);
+          });
+        });
+      });
+      table.querySelectorAll("tbody tr[data-lat]").forEach(function (row) {
+        row.addEventListener("click", function () {
+          var lat = parseFloat(row.getAttribute("data-lat"));
+          var lon = parseFloat(row.getAttribute("data-lon"));
+          if (isFinite(lat) && isFinite(lon)) {
+            map.setView([lat, lon], Math.max(map.getZoom(), 12));
+            if (window.matchMedia("(max-width: 800px)").matches) {
+              map.getContainer().scrollIntoView({ behavior: "smooth" });
+            }
+          }
+        });
+      });
+    });
   }
 
   /* Legend control; its sections follow their layers on and off. */
@@ -161,6 +244,7 @@ var geo5g = (function () {
     }
     map.on("overlayadd overlayremove", sync);
     sync();
+    tables(map);
     document.body.setAttribute("data-geo5g-ready", "1");
   }
 

@@ -1,0 +1,222 @@
+"""Real mouse moves over the report in headless Chromium (DevTools protocol).
+
+The other browser tests fire Leaflet's events from script; these move the pointer the way
+a person does (``Input.dispatchMouseEvent``), so a layer whose events another layer's
+canvas swallows shows no tooltip here. Skipped without Debian's chromium. Screenshots at
+1400 × 1000 and 390 × 844 and a PDF printed by Chromium are left in the test's folder
+(and copied to ``GEO5G_SCREENSHOT_DIR`` when it is set) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+import shapely
+
+from geo5g.outputs import write_report
+from geo5g.pipeline import Request, report_from, run
+
+CHROMIUM = Path("/usr/bin/chromium")
+websocket = pytest.importorskip("websocket")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium"),
+]
+_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+    "--host-resolver-rules=MAP * ~NOTFOUND",
+    "--proxy-server=127.0.0.1:9",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _Page:
+    """One Chromium tab driven over the DevTools protocol (localhost only)."""
+
+    def __init__(self, ws):
+        self.ws, self.next_id = ws, 0
+
+    def send(self, method: str, **params):
+        self.next_id += 1
+        self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
+        while True:
+            reply = json.loads(self.ws.recv())
+            if reply.get("id") == self.next_id:
+                assert "error" not in reply, reply
+                return reply.get("result", {})
+
+    def eval(self, expression: str):
+        result = self.send("Runtime.evaluate", expression=expression, returnByValue=True)
+        assert "exceptionDetails" not in result, result
+        return result["result"].get("value")
+
+    def wait_for(self, expression: str, timeout: float = 60.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if value := self.eval(expression):
+                return value
+            time.sleep(0.1)
+        raise AssertionError(f"timed out waiting for {expression}")
+
+    def move(self, x: float, y: float) -> None:
+        # two steps, as a hand moves: Leaflet sees the pointer enter the shape
+        for dx in (-3.0, 0.0):
+            self.send("Input.dispatchMouseEvent", type="mouseMoved", x=x + dx, y=y, buttons=0)
+            time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def _browser(tmp_path: Path, page: Path, size=(1400, 1000)):
+    port = _free_port()
+    proc = subprocess.Popen(
+        [
+            str(CHROMIUM),
+            *_FLAGS,
+            f"--remote-debugging-port={port}",
+            f"--user-data-dir={tmp_path / 'cdp-profile'}",
+            f"--window-size={size[0]},{size[1]}",
+            page.as_uri(),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    ws = None
+    try:
+        deadline = time.monotonic() + 60
+        targets = []
+        while time.monotonic() < deadline and not targets:
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/json", timeout=2) as r:
+                    targets = [t for t in json.load(r) if t.get("type") == "page"]
+            time.sleep(0.2)
+        assert targets, "Chromium's DevTools endpoint did not come up"
+        ws = websocket.create_connection(
+            targets[0]["webSocketDebuggerUrl"], timeout=60, suppress_origin=True
+        )
+        tab = _Page(ws)
+        tab.wait_for("document.body && document.body.getAttribute('data-geo5g-ready') === '1'")
+        yield tab
+    finally:
+        if ws is not None:
+            ws.close()
+        proc.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=10)
+        if proc.poll() is None:
+            proc.kill()
+
+
+def _keep(path: Path) -> None:
+    if keep := os.environ.get("GEO5G_SCREENSHOT_DIR"):
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, Path(keep) / path.name)
+
+
+def _screen_xy(tab: _Page, lon: float, lat: float) -> tuple[float, float]:
+    return tuple(
+        tab.eval(
+            f"(function(){{var p = geo5g.map.latLngToContainerPoint([{lat}, {lon}]);"
+            "var r = geo5g.map.getContainer().getBoundingClientRect();"
+            "return [p.x + r.left, p.y + r.top];})()"
+        )
+    )
+
+
+def _tooltip_at(tab: _Page, x: float, y: float) -> str:
+    tab.move(x, y)
+    time.sleep(0.2)
+    return tab.eval(
+        "Array.from(document.querySelectorAll('.leaflet-tooltip'))"
+        ".map(function (e) { return e.innerText; }).join(' | ')"
+    )
+
+
+def _line_point(tab: _Page, layer, side_px: float = 0.0) -> tuple[float, float]:
+    """Screen point at the middle of the longest feature of a line layer, moved sideways."""
+    geom = layer.geometry.iloc[int(np.argmax(shapely.length(np.asarray(layer.geometry.values))))]
+    a = shapely.line_interpolate_point(geom, 0.49, normalized=True)
+    b = shapely.line_interpolate_point(geom, 0.51, normalized=True)
+    ax, ay = _screen_xy(tab, a.x, a.y)
+    bx, by = _screen_xy(tab, b.x, b.y)
+    nx, ny = -(by - ay), bx - ax
+    norm = np.hypot(nx, ny) or 1.0
+    return (ax + bx) / 2 + side_px * nx / norm, (ay + by) / 2 + side_px * ny / norm
+
+
+def _zoom_to(tab: _Page, geom, zoom: int) -> None:
+    c = geom.representative_point()
+    tab.eval(f"geo5g.map.setView([{c.y}, {c.x}], {zoom}, {{animate: false}}); true")
+    time.sleep(0.3)
+
+
+@pytest.fixture(scope="module")
+def jiangsu(tmp_path_factory):
+    out = tmp_path_factory.mktemp("jiangsu") / "report"
+    results = run(Request(province="jiangsu"), "report")
+    report = report_from(results)
+    return report, write_report(report, out)
+
+
+def test_a_real_mouse_reads_every_layer_of_the_jiangsu_page(tmp_path, jiangsu):
+    report, paths = jiangsu
+    layers = (report.roads_covered, report.roads_gaps, report.rsu_stretches)
+    lines = shapely.union_all(
+        np.concatenate([shapely.buffer(np.asarray(g.geometry.values), 0.03) for g in layers])
+    )
+    with _browser(tmp_path, paths["html"]) as tab:
+        # a city, away from every line
+        zones = report.zones
+        nanjing = zones.loc[zones["name_zh"] == "南京市"].geometry.iloc[0]
+        free = shapely.difference(nanjing, lines).representative_point()
+        tip = _tooltip_at(tab, *_screen_xy(tab, free.x, free.y))
+        assert "南京市" in tip and "per 10k" in tip.lower(), tip
+
+        # a gap stretch, a covered stretch and an RSU stretch, each zoomed in so it is wide
+        for layer, expect, side in (
+            (report.roads_gaps, "Gap length", 0.0),
+            (report.roads_covered, "Covered length", 0.0),
+            # the RSU band is 9 px wide under the 3–4 px road lines: hover its edge
+            (report.rsu_stretches, "RSU length", 3.5),
+        ):
+            geom = layer.geometry.iloc[int(np.argmax(shapely.length(np.asarray(layer.geometry.values))))]
+            _zoom_to(tab, geom, 12)
+            tip = _tooltip_at(tab, *_line_point(tab, layer, side))
+            assert expect in tip, (expect, tip)
+
+        # a port marker
+        port = report.ports.iloc[0]
+        where = port.geometry.representative_point()
+        _zoom_to(tab, where, 11)
+        tip = _tooltip_at(tab, *_screen_xy(tab, where.x, where.y))
+        assert str(port["name"]) in tip, tip
+
+        shot = tmp_path / "jiangsu_1400x1000.png"
+        tab.eval("geo5g.map.fitBounds(geo5g.map.options.geo5gBounds || geo5g.map.getBounds()); true")
+        data = tab.send("Page.captureScreenshot", format="png")["data"]
+        import base64
+
+        shot.write_bytes(base64.b64decode(data))
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        _keep(shot)
