@@ -428,15 +428,17 @@ class _Finish(_ValuesOnly):
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-            geo5g.finish({{ this._parent.get_name() }}, {{ this.legend_json }});
+            geo5g.finish({{ this._parent.get_name() }}, {{ this.legend_json }},
+                         {{ this.bounds_json }});
         {% endmacro %}
         """
     )
 
-    def __init__(self, legend_html: str):
+    def __init__(self, legend_html: str, bounds):
         super().__init__()
         self._name = "Geo5gFinish"
         self.legend_json = _script_json(legend_html)
+        self.bounds_json = _script_json(bounds)
 
 
 def _rounded(geoms: np.ndarray) -> np.ndarray:
@@ -1161,7 +1163,7 @@ def build_map(
         data_json, spec = _layer_data(report, info, tolerance)
         _DataLayer(info, data_json, spec).add_to(m)
     _LayerControl(position="topright", collapsed=False).add_to(m)
-    _Finish(_legend_html(report, infos)).add_to(m)
+    _Finish(_legend_html(report, infos), bounds).add_to(m)
     m.fit_bounds(bounds, padding=(10, 10))
     page.html.add_child(_Fragment(_panel_html(report, version)), name="geo5g_panel")
     return m

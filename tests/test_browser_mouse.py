@@ -107,9 +107,9 @@ def _browser(tmp_path: Path, page: Path, size=(1400, 1000)):
         deadline = time.monotonic() + 60
         targets = []
         while time.monotonic() < deadline and not targets:
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/json", timeout=2) as r:
-                    targets = [t for t in json.load(r) if t.get("type") == "page"]
+            url = f"http://127.0.0.1:{port}/json"
+            with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as r:
+                targets = [t for t in json.load(r) if t.get("type") == "page"]
             time.sleep(0.2)
         assert targets, "Chromium's DevTools endpoint did not come up"
         ws = websocket.create_connection(
@@ -153,9 +153,13 @@ def _tooltip_at(tab: _Page, x: float, y: float) -> str:
     )
 
 
+def _longest(layer):
+    return layer.geometry.iloc[int(np.argmax(shapely.length(np.asarray(layer.geometry.values))))]
+
+
 def _line_point(tab: _Page, layer, side_px: float = 0.0) -> tuple[float, float]:
     """Screen point at the middle of the longest feature of a line layer, moved sideways."""
-    geom = layer.geometry.iloc[int(np.argmax(shapely.length(np.asarray(layer.geometry.values))))]
+    geom = _longest(layer)
     a = shapely.line_interpolate_point(geom, 0.49, normalized=True)
     b = shapely.line_interpolate_point(geom, 0.51, normalized=True)
     ax, ay = _screen_xy(tab, a.x, a.y)
@@ -200,8 +204,7 @@ def test_a_real_mouse_reads_every_layer_of_the_jiangsu_page(tmp_path, jiangsu):
             # the RSU band is 9 px wide under the 3–4 px road lines: hover its edge
             (report.rsu_stretches, "RSU length", 3.5),
         ):
-            geom = layer.geometry.iloc[int(np.argmax(shapely.length(np.asarray(layer.geometry.values))))]
-            _zoom_to(tab, geom, 12)
+            _zoom_to(tab, _longest(layer), 12)
             tip = _tooltip_at(tab, *_line_point(tab, layer, side))
             assert expect in tip, (expect, tip)
 
@@ -212,11 +215,77 @@ def test_a_real_mouse_reads_every_layer_of_the_jiangsu_page(tmp_path, jiangsu):
         tip = _tooltip_at(tab, *_screen_xy(tab, where.x, where.y))
         assert str(port["name"]) in tip, tip
 
-        shot = tmp_path / "jiangsu_1400x1000.png"
-        tab.eval("geo5g.map.fitBounds(geo5g.map.options.geo5gBounds || geo5g.map.getBounds()); true")
-        data = tab.send("Page.captureScreenshot", format="png")["data"]
-        import base64
+        # the tables: a header click sorts, a row click zooms the map to it
+        order = tab.eval(
+            "(function(){var t = document.querySelector('table[data-table=gaps]');"
+            "t.querySelectorAll('th')[4].click(); t.querySelectorAll('th')[4].click();"
+            "return Array.from(t.tBodies[0].rows).map(function (r) {"
+            "return parseFloat(r.cells[4].getAttribute('data-value')); });})()"
+        )
+        assert order == sorted(order, reverse=True) and len(order) > 1
+        row = report.roads_gaps
+        tab.eval("document.querySelector('table[data-table=gaps] tbody tr').click(); true")
+        time.sleep(0.3)
+        centre = tab.eval("(function(){var c = geo5g.map.getCenter(); return [c.lng, c.lat];})()")
+        assert tab.eval("geo5g.map.getZoom()") >= 12
+        assert (
+            shapely.distance(shapely.Point(centre), shapely.union_all(row.geometry.values)) < 0.05
+        )
 
-        shot.write_bytes(base64.b64decode(data))
-        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+def _chromium_file(tmp_path: Path, page: Path, *args: str) -> None:
+    subprocess.run(
+        [
+            str(CHROMIUM),
+            *_FLAGS,
+            f"--user-data-dir={tmp_path / 'shot-profile'}",
+            "--virtual-time-budget=5000",
+            *args,
+            page.as_uri(),
+        ],
+        capture_output=True,
+        timeout=180,
+        check=True,
+    )
+
+
+def test_screenshots_and_a_printed_pdf_for_a_person_to_look_at(tmp_path, jiangsu):
+    _, paths = jiangsu
+    for width, height in ((1400, 1000), (390, 844)):
+        shot = tmp_path / f"report_jiangsu_{width}x{height}.png"
+        _chromium_file(
+            tmp_path, paths["html"], f"--window-size={width},{height}", f"--screenshot={shot}"
+        )
+        data = shot.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n"
+        assert int.from_bytes(data[16:20], "big") == width
         _keep(shot)
+    pdf = tmp_path / "report_jiangsu.pdf"
+    _chromium_file(tmp_path, paths["html"], "--no-pdf-header-footer", f"--print-to-pdf={pdf}")
+    body = pdf.read_bytes()
+    assert body.startswith(b"%PDF")
+    # A4 landscape (842 × 595 pt): the map alone on the first page, the panel after it
+    assert b"/MediaBox [0 0 841.91998 594.95996]" in body
+    _keep(pdf)
+
+
+def test_on_a_phone_the_map_comes_first(tmp_path, jiangsu):
+    _, paths = jiangsu
+    with _browser(tmp_path, paths["html"], size=(390, 844)) as tab:
+        tab.send(
+            "Emulation.setDeviceMetricsOverride", width=390, height=844, deviceScaleFactor=1,
+            mobile=True,
+        )  # fmt: skip
+        tab.send("Page.reload")
+        time.sleep(0.5)
+        tab.wait_for("!!document.body && document.body.getAttribute('data-geo5g-ready') === '1'")
+        top = tab.eval(
+            "(function(){var m = document.querySelector('.folium-map').getBoundingClientRect();"
+            "var p = document.querySelector('.geo5g-panel').getBoundingClientRect();"
+            "var c = document.querySelector('.leaflet-control-layers');"
+            "return [m.top, p.top, m.height,"
+            " c.classList.contains('leaflet-control-layers-expanded')];})()"
+        )
+        map_top, panel_top, map_height, expanded = top
+        assert map_top < 10 and panel_top >= map_top + map_height - 1
+        assert not expanded  # the layer list starts folded on a narrow screen

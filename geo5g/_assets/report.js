@@ -120,6 +120,17 @@ var geo5g = (function () {
   function layer(map, key, data, spec) {
     var style = styler(spec);
     var draw = renderer(map, spec);
+    // the casing is made first: a group draws its members in the order of their ids
+    var casing = spec.casing
+      ? L.geoJson(data.geojson, {
+          style: function () {
+            return spec.casing;
+          },
+          pane: pane(map, spec.pane || "lines"),
+          renderer: draw,
+          interactive: false,
+        })
+      : null;
     var geo = L.geoJson(data.geojson, {
       style: style,
       pane: pane(map, spec.pane || "lines"),
@@ -146,20 +157,7 @@ var geo5g = (function () {
         });
       }
     }
-    var parts = [geo];
-    if (spec.casing) {
-      // drawn first, below the line itself, and never catching the mouse
-      parts.unshift(
-        L.geoJson(data.geojson, {
-          style: function () {
-            return spec.casing;
-          },
-          pane: pane(map, spec.pane || "lines"),
-          renderer: draw,
-          interactive: false,
-        })
-      );
-    }
+    var parts = casing ? [casing, geo] : [geo];
     if (data.labels) {
       parts = parts.concat(labels(data.labels));
     }
@@ -175,6 +173,35 @@ var geo5g = (function () {
     out.geo5gFeatures = geo;
     layers[key] = out;
     return out;
+  }
+
+  /* Phone and print: the map is resized by the stylesheet; Leaflet is told so. */
+  function layout(map, bounds) {
+    function refit() {
+      map.invalidateSize({ pan: false });
+      if (bounds) {
+        map.fitBounds(bounds, { padding: [10, 10], animate: false });
+      }
+    }
+    window.addEventListener("beforeprint", refit);
+    window.addEventListener("afterprint", refit);
+    if (window.matchMedia) {
+      var print = window.matchMedia("print");
+      if (print.addEventListener) {
+        print.addEventListener("change", refit);
+      }
+      if (window.matchMedia("(max-width: 900px)").matches) {
+        // narrow screens: the layer list starts folded (a tap on its icon opens it)
+        var control = map.getContainer().querySelector(".leaflet-control-layers");
+        if (control) {
+          control.classList.remove("leaflet-control-layers-expanded");
+          map.on("click", function () {
+            control.classList.remove("leaflet-control-layers-expanded");
+          });
+        }
+        refit();
+      }
+    }
   }
 
   /* Tables of the panel: a click on a header sorts, a click on a row zooms to it. */
@@ -220,8 +247,9 @@ var geo5g = (function () {
   }
 
   /* Legend control; its sections follow their layers on and off. */
-  function finish(map, legendHtml) {
+  function finish(map, legendHtml, bounds) {
     api.map = map;
+    api.bounds = bounds;
     if (map.attributionControl) {
       map.attributionControl.setPrefix("Leaflet");
     }
@@ -245,6 +273,7 @@ var geo5g = (function () {
     map.on("overlayadd overlayremove", sync);
     sync();
     tables(map);
+    layout(map, bounds);
     document.body.setAttribute("data-geo5g-ready", "1");
   }
 
