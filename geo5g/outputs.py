@@ -45,6 +45,7 @@ OUTPUT_FILES = {
     "cities": "cities.csv",
     "counties": "counties.csv",
     # the detail tables of the page (geo5g.report.detail_tables), when the report has them
+    "provinces": "provinces.csv",
     "roads": "roads.csv",
     "gaps": "gaps.csv",
     "rsu": "rsu.csv",
@@ -373,6 +374,8 @@ def _gpkg_layers(report: Report) -> dict[str, gpd.GeoDataFrame]:
         "ports": report.ports,
         "seats": report.seats,
         "places": report.places,
+        "provinces": report.provinces,
+        "maritime": report.maritime,
         "site_density": report.site_hex,
     }
     return {name: layer for name, layer in layers.items() if layer is not None and len(layer)}

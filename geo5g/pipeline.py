@@ -41,7 +41,7 @@ import pandas as pd
 import shapely
 
 from . import population as _population
-from .boundaries import read_boundaries
+from .boundaries import read_boundaries, read_maritime
 from .coverage import BandTableModel, CoverageSettings, load_settings, urban_from_density
 from .density import density_by_operator, density_table, province_summary
 from .errors import DataError, InputError
@@ -55,7 +55,7 @@ from .project import (
     transform_xy,
     zone_members,
 )
-from .registry import Province, bundled_layer, bundled_provinces, resolve_province
+from .registry import PROVINCES, Province, bundled_layer, bundled_provinces, resolve_province
 from .zones import locate
 
 __all__ = [
@@ -1188,6 +1188,60 @@ def run(
     return results
 
 
+def _is_national(inputs: Inputs) -> bool:
+    return sum(p.mainland for p in inputs.provinces) == sum(p.mainland for p in PROVINCES)
+
+
+def _with_other_units(cities, table):
+    """The national page shows every unit of the boundary data: Taiwan, Hong Kong and
+    Macao too, as "no data" (no sites were given there), never left out."""
+    others = [p for p in PROVINCES if not p.mainland]
+    extra = read_boundaries(others, "city").drop(index=cities.index, errors="ignore")
+    if not len(extra):
+        return cities, table
+    rows = table.iloc[:0].reindex(extra.index)
+    rows["name_zh"], rows["name_en"] = extra["name_zh"], extra["name_en"]
+    if "province" in rows:
+        rows["province"] = extra["province"]
+    out = pd.concat([table, rows])
+    for column in ("stations", "shortfall"):  # whole numbers, missing where no data
+        if column in out:
+            out[column] = pd.array(out[column].to_numpy(dtype="float64"), dtype="Int64")
+    both = pd.concat([cities, extra.loc[:, cities.columns]])
+    return gpd.GeoDataFrame(both, geometry="geometry", crs=cities.crs), out
+
+
+def _province_totals(cities, table) -> gpd.GeoDataFrame:
+    """Stations, residents, per 10k and cities meeting the threshold, per province."""
+    code = cities["province_adcode"].reindex(table.index)
+    met = pd.array(table["met"], dtype="boolean")
+    frame = pd.DataFrame(
+        {
+            "province_adcode": code.to_numpy(),
+            "population": pd.to_numeric(table["population"], errors="coerce").to_numpy(),
+            "stations": pd.to_numeric(table["stations"], errors="coerce").to_numpy(),
+            "cities_met": met.fillna(False).to_numpy(dtype=bool),
+        }
+    )
+    totals = frame.groupby("province_adcode").agg(
+        population=("population", "sum"),
+        stations=("stations", "sum"),
+        cities=("stations", "size"),
+        cities_met=("cities_met", "sum"),
+    )
+    totals["per_10k"] = (
+        totals["stations"] / totals["population"].where(totals["population"] > 0) * 1e4
+    )
+    names = {p.adcode: p for p in PROVINCES}
+    totals.insert(0, "name_zh", [names[c].name_zh for c in totals.index])
+    totals.insert(1, "name_en", [names[c].name_en for c in totals.index])
+    # outlines: the union of each province's cities (they share exact borders)
+    geoms = cities.geometry.groupby(cities["province_adcode"]).agg(
+        lambda g: shapely.coverage_union_all(np.asarray(g.values))
+    )
+    return gpd.GeoDataFrame(totals, geometry=geoms.reindex(totals.index).values, crs=cities.crs)
+
+
 def report_from(results: Results):
     """The :class:`geo5g.report.Report` of a ``report`` run."""
     from .report import Provenance, build_report
@@ -1202,11 +1256,19 @@ def report_from(results: Results):
     )
     density = results.density
     gaps = results.gaps
+    cities, city_density = inputs.cities, density.table
+    provinces = maritime = None
+    if _is_national(inputs):
+        cities, city_density = _with_other_units(cities, city_density)
+        provinces = _province_totals(inputs.cities, density.table)
+        maritime = read_maritime()
     return build_report(
         title=f"geo5g — {inputs.label}: 5G coverage against {inputs.plan.id}",
         plan=inputs.plan,
-        cities=inputs.cities,
-        city_density=density.table,
+        cities=cities,
+        city_density=city_density,
+        provinces=provinces,
+        maritime=maritime,
         scorecard=results.scorecard,
         counties=inputs.counties if density.counties is not None else None,
         county_density=density.counties,

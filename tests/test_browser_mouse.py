@@ -289,3 +289,35 @@ def test_on_a_phone_the_map_comes_first(tmp_path, jiangsu):
         map_top, panel_top, map_height, expanded = top
         assert map_top < 10 and panel_top >= map_top + map_height - 1
         assert not expanded  # the layer list starts folded on a narrow screen
+
+
+def test_a_real_mouse_reads_the_national_page(tmp_path, national_report):
+    report, paths = national_report
+    with _browser(tmp_path, paths["html"]) as tab:
+        zones = report.zones
+        for code in (320100, 650100):  # Nanjing, Urumqi: east and west
+            inner = shapely.buffer(zones.loc[code].geometry, -0.05)
+            where = inner.representative_point()
+            _zoom_to(tab, where, 8)
+            tip = _tooltip_at(tab, *_screen_xy(tab, where.x, where.y))
+            assert zones.loc[code, "name_zh"] in tip and "per 10k" in tip.lower(), tip
+        taiwan = zones.loc[710000].geometry
+        where = shapely.buffer(taiwan, -0.1).representative_point()
+        _zoom_to(tab, where, 8)
+        tip = _tooltip_at(tab, *_screen_xy(tab, where.x, where.y))
+        assert "台湾省" in tip, tip
+        # a province outline answers on its line: hover a vertex of Jiangsu's outline as drawn
+        _zoom_to(tab, report.provinces.loc[320000].geometry, 7)
+        lon, lat = tab.eval(
+            "(function(){var found = null;"
+            "geo5g.layers.provinces.geo5gFeatures.eachLayer(function (l) {"
+            " if (l.feature.properties.t.indexOf('江苏省') === 0) { found = l; } });"
+            "var ring = found.getLatLngs(); while (Array.isArray(ring[0])) { ring = ring[0]; }"
+            "var b = geo5g.map.getBounds(), best = null;"
+            "ring.forEach(function (p) { if (!best && b.pad(-0.1).contains(p)) { best = p; } });"
+            "return [best.lng, best.lat];})()"
+        )
+        tip = _tooltip_at(tab, *_screen_xy(tab, lon, lat))
+        # a vertex may be shared with a neighbour drawn above it: any province's totals
+        neighbours = ("江苏省", "安徽省", "山东省", "浙江省", "上海市")
+        assert "Cities meeting the target" in tip and any(n in tip for n in neighbours), tip
