@@ -73,8 +73,8 @@ def tiny_report():
 def test_write_report_files_and_tables(tmp_path, tiny_report):
     stages = []
     paths = write_report(tiny_report, tmp_path / "out", progress=stages.append)
-    # the tiny report has no road summary, RSU table, seats or places
-    expected = set(OUTPUT_FILES) - {"roads", "rsu", "seats", "places"}
+    # the tiny report has no road summary, RSU table, seats, places or provinces
+    expected = set(OUTPUT_FILES) - {"roads", "rsu", "seats", "places", "provinces"}
     assert set(paths) == expected
     names = sorted(OUTPUT_FILES[k] for k in expected)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == names
