@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import logging
 import math
 import re
 import signal
@@ -174,6 +175,26 @@ class _Context:
 def cli(ctx, verbose, quiet):
     """geo5g: 5G coverage against China's provincial 5G action plans."""
     ctx.obj = _Context(0 if quiet else 1 + verbose)
+    _show_library_notes(ctx.obj)
+
+
+class _Notes(logging.Handler):
+    """The library's INFO log records (long first-run work) as one-line notes."""
+
+    def __init__(self, obj: _Context):
+        super().__init__(logging.INFO)
+        self.obj = obj
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.obj.info(f"note: {_plain(record.getMessage())}")
+
+
+def _show_library_notes(obj: _Context) -> None:
+    log = logging.getLogger("geo5g")
+    for handler in [h for h in log.handlers if isinstance(h, _Notes)]:
+        log.removeHandler(handler)
+    log.addHandler(_Notes(obj))
+    log.setLevel(logging.INFO)
 
 
 # ---------------------------------------------------------------- options

@@ -31,6 +31,7 @@ Every integer split uses the largest-remainder method, so totals are exact.
 from __future__ import annotations
 
 import contextlib
+import logging
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -47,6 +48,8 @@ from .errors import DataError, InputError
 from .lines import _metric, cover_lines
 from .project import WGS84, area_crs, require_crs, to_metric, to_wgs84
 from .sites import sites_from_arrays, write_sites
+
+_log = logging.getLogger(__name__)
 
 __all__ = [
     "DEMO_PROVINCES",
@@ -854,6 +857,11 @@ def national_demo_sites(
             return _read_cache(path, points=points)
         except (OSError, KeyError, ValueError, pa.ArrowException):
             pass  # damaged: generate it again
+    _log.info(
+        "generating %s SYNTHETIC national demo sites (first run only, ≈ 10 s; cached in %s)",
+        f"{total:,}",
+        path.parent,
+    )
     sites = synthetic_sites_national(
         read_boundaries("all", "city"),
         read_census(),

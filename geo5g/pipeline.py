@@ -231,7 +231,7 @@ def _no_bundled(layer: str, option: str, provinces) -> InputError:
     )
 
 
-def _read_sites(request: Request, provinces) -> tuple[pd.DataFrame, Source]:
+def _read_sites(request: Request, provinces, cities) -> tuple[pd.DataFrame, Source]:
     from . import sites as _sites
 
     if request.sites is not None:
@@ -249,10 +249,21 @@ def _read_sites(request: Request, provinces) -> tuple[pd.DataFrame, Source]:
         return table, Source("sites", "generated on demand", "synthetic", note)
     path = bundled_layer(provinces[0], "sites")
     if path is None:
-        raise InputError(
-            f"no bundled demo sites for --province {provinces[0].pinyin} (bundled: "
-            f"{', '.join(bundled_provinces('sites'))}); pass --sites FILE with your sites"
+        # no provincial demo set: the national synthetic sites that fall in its cities
+        from .demo import national_demo_sites
+
+        table = national_demo_sites(points=False)
+        lon, lat = table["lon"].to_numpy(), table["lat"].to_numpy()
+        x0, y0, x1, y1 = cities.total_bounds
+        box = np.flatnonzero((lon >= x0) & (lon <= x1) & (lat >= y0) & (lat <= y1))
+        inside = box[locate(lon[box], lat[box], cities) >= 0]
+        kept = table.iloc[inside].reset_index(drop=True)
+        kept.attrs = dict(table.attrs)
+        note = (
+            f"SYNTHETIC national demo sites in {provinces[0].name_en} ({len(kept):,}): no "
+            f"provincial demo set is bundled (bundled: {', '.join(bundled_provinces('sites'))})"
         )
+        return kept, Source("sites", "generated on demand", "synthetic", note)
     table = _sites.read_sites(path, points=False)
     note = "SYNTHETIC demo sites calibrated to published totals"
     return table, Source("sites", str(path), "synthetic", note)
@@ -365,7 +376,7 @@ def load(
 
     sites, future = None, 0
     if "sites" in wanted:
-        sites, src = _read_sites(request, provinces)
+        sites, src = _read_sites(request, provinces, cities)
         sites, future = _on_air(sites, as_of)
         sources.append(src)
 

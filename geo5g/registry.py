@@ -214,9 +214,50 @@ def _resolve_one(token) -> tuple[Province, ...]:
             f"{text} is not a province adcode (those end in 0000); did you mean "
             f"{parent.adcode} ('{parent.pinyin}')?"
         )
+    if cities := _cities_named(text):
+        if len(cities) == 1:
+            code, name_zh, prov = cities[0]
+            raise DataError(
+                f"'{text}' is not a province: {name_zh} ({code}) is a city of {prov.name_zh}",
+                fix=(f"use province='{prov.pinyin}'", f"use --province {prov.pinyin}"),
+            )
+        listed = ", ".join(f"{n} ({c}, {p.name_zh} = {p.pinyin})" for c, n, p in cities)
+        raise DataError(f"'{text}' is not a province: it names the cities {listed}")
     raise DataError(
         f"unknown province '{text}'{_suggest(key)} Use pinyin, Chinese name or adcode, or 'all'"
     )
+
+
+_CITY_SUFFIX = re.compile(r"(市|地区|盟|自治州|州)$")
+
+
+def _cities_named(text: str) -> list:
+    """(adcode, name, province) of every prefecture-level city ``text`` names."""
+    import csv
+
+    from ._paths import data_dir
+
+    path = data_dir("population", "census2020_prefecture_china.csv")
+    if not path.is_file():
+        return []
+    found = []
+    want = text.strip()
+    bare = _CITY_SUFFIX.sub("", want)
+    with path.open(encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            english = row["name_en"].lower()
+            names = {
+                row["name_zh"],
+                _CITY_SUFFIX.sub("", row["name_zh"]),
+                english,
+                re.sub(r"\s*\(.*\)$", "", english),  # "Suzhou (AH)": 宿州, not 苏州
+            }
+            if want in names or bare in names or want.lower() in names:
+                code = int(row["adcode"])
+                prov = _BY_ADCODE.get(code // 10000 * 10000)
+                if prov is not None and code % 10000:
+                    found.append((code, row["name_zh"], prov))
+    return found
 
 
 def resolve_province(text) -> tuple[Province, ...]:

@@ -234,3 +234,27 @@ def test_error_lines_from_file_names_are_plain(tmp_path):
     res = CliRunner().invoke(cli, ["density", "--sites", str(tmp_path / "\x1b[2Jx.csv")])
     assert res.exit_code == 1
     assert "\x1b" not in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_a_province_without_demo_sites_uses_the_national_synthetic_ones():
+    res = CliRunner().invoke(cli, ["density", "--province", "zhejiang", "--format", "csv"])
+    assert res.exit_code == 0, res.output
+    assert "杭州市" in res.stdout
+    assert "SYNTHETIC national demo sites in Zhejiang" in res.stderr
+
+
+def test_long_first_run_work_is_announced(tmp_path, monkeypatch):
+    import geo5g.demo as demo
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    calls = []
+
+    def fake(*args, **kwargs):  # the generation itself is tested in test_demo
+        calls.append(kwargs)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(demo, "synthetic_sites_national", fake)
+    res = CliRunner().invoke(cli, ["density", "--province", "all"])
+    assert calls and "note: generating 4,800,000 SYNTHETIC national demo sites" in res.stderr
+    assert str(tmp_path) in res.stderr

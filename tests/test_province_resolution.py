@@ -5,6 +5,7 @@ itself; here the analyses and the command line are checked to honour it.
 """
 
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -12,6 +13,7 @@ from click.testing import CliRunner
 from geo5g.cli import cli
 from geo5g.errors import DataError
 from geo5g.pipeline import Request, run
+from geo5g.registry import resolve_province
 
 # three sites: Nanjing, Nanchang, Beijing (WGS-84)
 SITES = "site_id,lon,lat,operator\nNJ-1,118.79,32.06,China Mobile\nNC-1,115.86,28.68,China Unicom\nBJ-1,116.40,39.90,China Telecom\n"  # noqa: E501
@@ -130,3 +132,31 @@ def test_national_demo_sites_are_cached_and_identical(tmp_path, monkeypatch):
     other = demo.national_demo_sites(total=20_000, seed=6, cache_dir=tmp_path, cache=False)
     assert not other["lon"].equals(first["lon"])
     assert len(list(tmp_path.glob("national_sites_*.parquet"))) == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("南京", "南京市 (320100) is a city of 江苏省; use province='jiangsu'"),
+        ("南昌市", "南昌市 (360100) is a city of 江西省; use province='jiangxi'"),
+        ("Nanjing", "is a city of 江苏省"),
+    ],
+)
+def test_a_city_named_as_province_is_answered_with_its_province(text, expected):
+    with pytest.raises(DataError, match=re.escape(expected)):
+        resolve_province(text)
+
+
+def test_an_ambiguous_city_name_lists_every_city():
+    with pytest.raises(DataError) as err:
+        resolve_province("Suzhou")
+    assert "苏州市" in str(err.value) and "宿州市" in str(err.value)
+
+
+def test_the_cli_names_its_own_option_for_a_city():
+    from click.testing import CliRunner
+
+    from geo5g.cli import cli
+
+    res = CliRunner().invoke(cli, ["density", "--province", "南京"])
+    assert res.exit_code == 1 and "use --province jiangsu" in res.stderr
