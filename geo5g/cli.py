@@ -275,6 +275,52 @@ _format_opt = click.option(
     default="table",
     show_default=True,
 )
+
+
+def _coverage_opts(func):
+    """--model, --service, --probability, --operator, --band, given as ``coverage`` (a dict)."""
+    options = [
+        click.option(
+            "--model",
+            type=click.Choice(["link-budget", "band-table"]),
+            default="link-budget",
+            show_default=True,
+            help="Coverage as a signal level (3GPP TR 38.901) or the calibrated reach table.",
+        ),
+        click.option(
+            "--service",
+            type=click.Choice(["outdoor", "vehicle", "indoor", "indoor-high"]),
+            default=None,
+            help="Where the user is, for every figure. Default: roads in a vehicle, ports and "
+            "county seats outdoors, key places indoors, people outdoors.",
+        ),
+        click.option(
+            "--probability",
+            type=click.FloatRange(0.5, 0.9999),
+            default=0.9,
+            show_default=True,
+            help="Cell-edge coverage probability (the FCC's maps use 0.9).",
+        ),
+        click.option(
+            "--operator",
+            default=None,
+            help="One operator's users only (cmcc, cucc, ctcc, cbn, 移动 …), sharing applied.",
+        ),
+        click.option("--band", default=None, help="One band's layer only, e.g. 700MHz."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+
+    @functools.wraps(func)
+    def wrapper(*args, model, service, probability, operator, band, **kwargs):
+        coverage = dict(
+            model=model, service=service, probability=probability, operator=operator, band=band
+        )
+        return func(*args, coverage=coverage, **kwargs)
+
+    return wrapper
+
+
 _output_opt = click.option(
     "--output",
     "-o",
@@ -282,6 +328,40 @@ _output_opt = click.option(
     default=None,
     help="Write the table to this file instead of standard output.",
 )
+
+
+@cli.command("coverage-model")
+@click.option(
+    "--service",
+    type=click.Choice(["outdoor", "vehicle", "indoor", "indoor-high"]),
+    default=None,
+    help="Only this service (default: every one).",
+)
+@click.option("--probability", type=click.FloatRange(0.5, 0.9999), default=0.9, show_default=True)
+@click.option(
+    "--los",
+    type=click.Choice(["nlos", "los", "weighted"]),
+    default="nlos",
+    show_default=True,
+    help="Propagation condition: NLOS (planning practice), LOS, or LOS-probability weighted.",
+)
+@_format_opt
+@_output_opt
+@_library_errors
+def coverage_model_cmd(service, probability, los, fmt, output):
+    """The link budget and reach per band × scenario × service (3GPP TR 38.901)."""
+    from .linkbudget import SERVICES, LinkBudgetModel, load_link_budget
+
+    budget = load_link_budget()
+    tables = []
+    for s in [service] if service else SERVICES:
+        model = LinkBudgetModel(budget, service=s, probability=probability, los=los)
+        tables.append(model.table())
+    table = pd.concat(tables, ignore_index=True).drop_duplicates(
+        ["band", "scenario", "service"], keep="first"
+    )
+    table = table[table["service"].isin([service] if service else SERVICES)]
+    _emit(table.reset_index(drop=True), fmt, output, {"probability": probability, "los": los})
 
 
 @cli.command("plans")
@@ -507,10 +587,12 @@ def _write_tables(out, layers: dict, obj) -> None:
 )
 @click.option(
     "--by",
-    type=click.Choice(["ref", "city", "gap"]),
+    type=click.Choice(["ref", "city", "gap", "line", "operator"]),
     default="ref",
     show_default=True,
-    help="Table rows: per road ref, per city, or one row per gap run.",
+    help="Table rows: per road ref, per city, one row per gap run, per line (ref × city) "
+    "with the ≥ 95 % continuous-coverage rule, or per operator's users and 'covered by "
+    "n operators' (sharing applied).",
 )
 @click.option(
     "--out",
@@ -519,17 +601,18 @@ def _write_tables(out, layers: dict, obj) -> None:
     help="Write gap runs, covered runs, ports and tables to .gpkg, .geojson or .csv.",
 )
 @_format_opt
+@_coverage_opts
 @_verbosity
 @click.pass_obj
 @_library_errors
-def gaps_cmd(obj, province, plan, sites, coords, roads, ports, min_gap_m, by, out, fmt):
+def gaps_cmd(obj, province, plan, sites, coords, roads, ports, min_gap_m, by, out, fmt, coverage):
     """Expressway coverage gaps (km per road and city) and port coverage."""
     from .pipeline import Request, run
 
     _require_sites_for_coords(coords, sites)
     request = Request(
         province=province, plan=plan, sites=sites, coords=coords, roads=roads, ports=ports,
-        min_gap_m=min_gap_m,
+        min_gap_m=min_gap_m, **coverage,
     )  # fmt: skip
     done = run(request, "gaps", timer=obj.stage)
     cov = done.gaps
@@ -537,7 +620,13 @@ def gaps_cmd(obj, province, plan, sites, coords, roads, ports, min_gap_m, by, ou
         "ref": cov.by_ref,
         "city": _named(cov.by_city, done.inputs.cities),
         "gap": pd.DataFrame(cov.gaps.drop(columns="geometry")),
+        "line": cov.lines,
+        "operator": None,
     }[by]
+    if by == "operator":
+        from .pipeline import measure_operators
+
+        table = measure_operators(done.inputs, done.geometry, done.reach, cov.networks)
     _emit(table, fmt, None, {"total": cov.total.iloc[0].to_dict()})
     t = cov.total.iloc[0]
     obj.info(
@@ -545,6 +634,15 @@ def gaps_cmd(obj, province, plan, sites, coords, roads, ports, min_gap_m, by, ou
         f"gaps {t['gap_km']:,.1f} km ({t['coverage_pct']:.1f} % covered); "
         f"{len(cov.gaps)} gap runs ≥ {cov.min_gap_m:g} m"
     )
+    if cov.lines is not None and len(cov.lines):
+        obj.info(
+            f"lines (road × city) continuously covered (≥ "
+            f"{100 * done.inputs.settings.line_share:g} %): "
+            f"{int(cov.lines['continuous'].sum())} of {len(cov.lines)}"
+        )
+    from .pipeline import _judged
+
+    obj.info(f"judged: {_judged(done, 'roads')}")
     if done.ports is not None:
         from .facilities import summarise_ports
 
@@ -643,10 +741,32 @@ def rsu_cmd(obj, province, plan, roads, rsu, rsu_coords, by, out, fmt):
     default=None,
     help="Output folder. Default: maps/<province>.",
 )
+@click.option(
+    "--operators",
+    "by_operator",
+    is_flag=True,
+    help="Add road coverage per operator's users and by how many operators (15 more covers).",
+)
+@_coverage_opts
 @_verbosity
 @click.pass_obj
 @_library_errors
-def report_cmd(obj, province, plan, sites, coords, roads, ports, rsu, poi, population, tiles, out):
+def report_cmd(
+    obj,
+    province,
+    plan,
+    sites,
+    coords,
+    roads,
+    ports,
+    rsu,
+    poi,
+    population,
+    tiles,
+    out,
+    by_operator,
+    coverage,
+):
     """HTML map and scorecard against the plan's targets (opens offline)."""
     from pathlib import Path
 
@@ -660,10 +780,18 @@ def report_cmd(obj, province, plan, sites, coords, roads, ports, rsu, poi, popul
     _require_sites_for_coords(coords, sites)
     request = Request(
         province=province, plan=plan, sites=sites, coords=coords, roads=roads, ports=ports,
-        rsu=rsu, poi=poi, population=population,
+        rsu=rsu, poi=poi, population=population, **coverage,
     )  # fmt: skip
     done = run(request, "report", timer=obj.stage)
-    report = report_from(done)
+    operators = None
+    if by_operator and done.gaps is not None:
+        from .pipeline import measure_operators
+
+        with obj.stage("operators"):
+            operators = measure_operators(
+                done.inputs, done.geometry, done.reach, done.gaps.networks
+            )
+    report = report_from(done, operators=operators)
     with obj.stage("render"):
         paths = write_report(report, out, tiles=tiles, progress=obj.progress)
     card = report.scorecard

@@ -77,6 +77,9 @@ class CoverageSettings:
         Share of a port polygon's area that must be in reach for "covered".
     port_sample_points : int
         Grid points per polygon for area shares.
+    line_share : float
+        Share of a line's length (a road ref in a city) that must be covered for the
+        line to count as continuously covered (MIIT 信号升格: 95 %).
     source : str
         Where the settings came from.
     """
@@ -89,6 +92,7 @@ class CoverageSettings:
     piece_m: float = 500.0
     port_min_share: float = 0.95
     port_sample_points: int = 100
+    line_share: float = 0.95
     source: str = "<defaults>"
 
 
@@ -171,6 +175,9 @@ def load_settings(path=None) -> CoverageSettings:
         values[key] = _positive(value, key, source, problems)
     min_gap = gaps.get("min_gap_m", defaults.min_gap_m)
     share = ports.get("min_covered_share", defaults.port_min_share)
+    line_share = gaps.get("line_covered_share", defaults.line_share)
+    if not isinstance(line_share, int | float) or not 0 < line_share <= 1:
+        problems.append(f"gaps.line_covered_share = {line_share!r} must be in (0, 1]")
     if not isinstance(min_gap, int | float) or min_gap < 0:
         problems.append(f"gaps.min_gap_m = {min_gap!r} must be a number >= 0")
     if not isinstance(share, int | float) or not 0 < share <= 1:
@@ -186,6 +193,7 @@ def load_settings(path=None) -> CoverageSettings:
         piece_m=values["piece_m"],
         port_min_share=float(share),
         port_sample_points=int(values["port_sample_points"]),
+        line_share=float(line_share) if isinstance(line_share, int | float) else 0.95,
         source=source,
     )
 

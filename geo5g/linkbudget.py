@@ -926,7 +926,10 @@ class LinkBudgetModel:
             codes, uniques = pd.factorize(part)
             key = key * len(uniques) + codes
         combo, uniques = pd.factorize(key)
-        _, first = np.unique(combo, return_index=True)  # first site of each combination
+        # first site of each combination, in one pass (no sort): written in reverse
+        # order, the earliest site of a code is the last write and stays
+        first = np.empty(len(uniques), dtype=np.int64)
+        first[combo[::-1]] = np.arange(n - 1, -1, -1)
         solved = self._solve(
             band[first],
             scenario[first],

@@ -47,6 +47,8 @@ OUTPUT_FILES = {
     # the detail tables of the page (geo5g.report.detail_tables), when the report has them
     "provinces": "provinces.csv",
     "roads": "roads.csv",
+    "lines": "lines.csv",
+    "operators": "operators.csv",
     "gaps": "gaps.csv",
     "rsu": "rsu.csv",
     "ports": "ports.csv",

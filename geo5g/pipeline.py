@@ -131,6 +131,28 @@ class Request:
     min_gap_m: float | None = None
     settings: object = None
     as_of: _dt.date | None = None
+    #: "link-budget" (3GPP TR 38.901, the default) or "band-table" (calibrated reaches)
+    model: str = "link-budget"
+    #: one service for every measure, or None: each measure's own (MEASURE_SERVICES)
+    service: str | None = None
+    probability: float = 0.9
+    #: coverage of one operator's users only (sharing rules applied), or None: every site
+    operator: str | None = None
+    #: coverage of one band's layer only (e.g. "700MHz"), or None
+    band: str | None = None
+    link_budget: object = None
+    sharing: object = None
+
+
+#: The service each measure is judged at unless one is asked for: roads in a vehicle,
+#: ports and county seats outdoors, key places indoors (深度覆盖), people outdoors.
+MEASURE_SERVICES = {
+    "roads": "vehicle",
+    "ports": "outdoor",
+    "seats": "outdoor",
+    "places": "indoor",
+    "popcover": "outdoor",
+}
 
 
 @dataclass(frozen=True)
@@ -542,7 +564,12 @@ class Reach:
         The coverage model, as the report names it.
     sites : list of ZoneSites
         Per zone of the frame, the sites that can reach its roads, ports or places,
-        in the zone's metres (computed once, used by every measure).
+        in the zone's metres (computed once, used by every measure); with an operator
+        or band filter, only the sites of that network.
+    by_service, services : dict
+        Reach per site at each service used, and the service of each measure
+        (``roads``, ``ports``, ``seats``, ``places``, ``popcover``); ``reach_m`` is
+        the roads' (the largest used for the zone lists).
     """
 
     urban: np.ndarray
@@ -550,6 +577,13 @@ class Reach:
     model: str
     model_source: str = ""
     sites: list = field(default_factory=list)
+    by_service: dict = field(default_factory=dict)
+    services: dict = field(default_factory=dict)
+
+    def of(self, measure: str) -> np.ndarray:
+        """The reach per site at the service ``measure`` is judged at."""
+        service = self.services.get(measure)
+        return self.by_service.get(service, self.reach_m)
 
 
 def _zone_xy_of(z, lon, lat):
@@ -563,7 +597,7 @@ def _zone_xy(frame: Frame, zone: int, sites: pd.DataFrame, index: np.ndarray):
     return ZoneSites(index, *_zone_xy_of(frame.zones[zone], lon, lat))
 
 
-def _zone_sites(frame: Frame, sites: pd.DataFrame, margin_m: float, have=None) -> list:
+def _zone_sites(frame: Frame, sites: pd.DataFrame, margin_m: float, have=None, keep=None) -> list:
     """Every zone's sites in its metres: its own and its neighbours' within ``margin_m``.
 
     A site farther than ``margin_m`` beyond a zone's edges cannot reach anything in
@@ -573,13 +607,17 @@ def _zone_sites(frame: Frame, sites: pd.DataFrame, margin_m: float, have=None) -
     smaller margin) is extended, not recomputed.
     """
     n = len(sites)
-    if len(frame.zones) == 1:
+    if len(frame.zones) == 1 and keep is None:
         return have if have is not None else [_zone_xy(frame, 0, sites, np.arange(n))]
+    if len(frame.zones) == 1:
+        return [_zone_xy(frame, 0, sites, np.flatnonzero(keep))]
     lon = sites["lon"].to_numpy()
     pad = frame.degrees(margin_m)
     out = []
     for z in frame.zones:
         near = (lon >= z.west - pad) & (lon <= z.east + pad)
+        if keep is not None:
+            near &= keep
         if have is None:
             out.append(_zone_xy(frame, z.index, sites, np.flatnonzero(near)))
             continue
@@ -601,6 +639,69 @@ def _zone_sites(frame: Frame, sites: pd.DataFrame, margin_m: float, have=None) -
     return out
 
 
+def _measured(inputs: Inputs) -> tuple[str, ...]:
+    """The coverage measures this run's layers feed (a reach is solved for their services)."""
+    have = {
+        "roads": inputs.roads is not None,
+        "ports": inputs.ports is not None,
+        "seats": inputs.counties is not None,
+        "places": inputs.poi is not None,
+        "popcover": _is_raster(inputs.request.population),
+    }
+    return tuple(m for m, yes in have.items() if yes) or ("roads",)
+
+
+def _models(inputs: Inputs, model) -> tuple[dict, str]:
+    """Coverage model per service, and the model's description for the report."""
+    request, settings = inputs.request, inputs.settings
+    services = {m: request.service or MEASURE_SERVICES[m] for m in _measured(inputs)}
+    if model is not None:  # a caller's own model: the same reach at every service
+        return {s: model for s in set(services.values())}, getattr(model, "name", "custom")
+    if request.model == "band-table":
+        table = BandTableModel(settings)
+        return {s: table for s in set(services.values())}, "band table (no service losses)"
+    if request.model != "link-budget":
+        raise DataError(f"unknown coverage model {request.model!r}; use link-budget or band-table")
+    from .linkbudget import LinkBudgetModel, load_link_budget
+
+    budget = (
+        request.link_budget
+        if request.link_budget is not None and not isinstance(request.link_budget, str | Path)
+        else load_link_budget(request.link_budget)
+    )
+    models = {
+        s: LinkBudgetModel(budget, service=s, probability=request.probability)
+        for s in sorted(set(services.values()))
+    }
+    described = "; ".join(f"{m}: {models[s].describe()}" for m, s in services.items())
+    return models, described
+
+
+def _network(inputs: Inputs) -> np.ndarray | None:
+    """Mask of the sites that serve the chosen operator's users / band, or None."""
+    request, sites = inputs.request, inputs.sites
+    mask = None
+    if request.operator is not None:
+        from .sharing import load_sharing
+
+        sharing = request.sharing
+        if sharing is None or isinstance(sharing, str | Path):
+            sharing = load_sharing(sharing)
+        mask = sharing.serves(sites, request.operator)
+    if request.band is not None:
+        from .vocabulary import normalise_band
+
+        band = str(normalise_band([request.band]).iloc[0])
+        on = sites["band"].astype("string").fillna("").to_numpy(dtype=object) == band
+        mask = on if mask is None else mask & on
+    if mask is not None and not mask.any():
+        raise DataError(
+            f"no site serves {request.operator or 'any operator'} on "
+            f"{request.band or 'any band'} in {inputs.label}; check --operator / --band"
+        )
+    return mask
+
+
 def reach(inputs: Inputs, geometry: Geometry, model=None) -> Reach:
     """Stage ``reach``: urban/rural per site (county layer, else density rule) and reach.
 
@@ -609,10 +710,11 @@ def reach(inputs: Inputs, geometry: Geometry, model=None) -> Reach:
     inputs : Inputs
     geometry : Geometry
     model : geo5g.coverage.CoverageModel, optional
-        Default the band table of the coverage settings.
+        One model for every service; default the request's (the TR 38.901 link
+        budget at each measure's service, or the band table).
     """
     sites, settings = inputs.sites, inputs.settings
-    model = model or BandTableModel(settings)
+    models, described = _models(inputs, model)
     frame = geometry.frame
     # first the neighbours the density rule needs; after the reach, those it needs
     zone_sites = _zone_sites(frame, sites, settings.density_radius_m)
@@ -631,12 +733,30 @@ def reach(inputs: Inputs, geometry: Geometry, model=None) -> Reach:
             )
             own = geometry.home[part.index] == z.index
             urban[part.index[own]] = flags[own]
-    reach_m = np.asarray(model.reach_m(sites, urban), dtype="float64")
-    if reach_m.shape != (len(sites),) or not np.all(np.isfinite(reach_m) & (reach_m > 0)):
-        raise DataError(f"coverage model {type(model).__name__}: reach must be > 0 for every site")
-    name = getattr(model, "name", "band table")
-    zone_sites = _zone_sites(frame, sites, float(reach_m.max(initial=0.0)), have=zone_sites)
-    return Reach(urban, reach_m, name, str(settings.source), zone_sites)
+    by_service = {}
+    for service, m in models.items():
+        r = np.asarray(m.reach_m(sites, urban), dtype="float64")
+        if r.shape != (len(sites),) or not np.all(np.isfinite(r) & (r > 0)):
+            raise DataError(f"coverage model {type(m).__name__}: reach must be > 0 for every site")
+        by_service[service] = r
+    services = {m: inputs.request.service or s for m, s in MEASURE_SERVICES.items()}
+    services = {m: s for m, s in services.items() if s in by_service}
+    reach_m = by_service[services.get("roads", next(iter(by_service)))]
+    widest = max(float(r.max(initial=0.0)) for r in by_service.values())
+    network = _network(inputs)
+    if network is None:
+        zone_sites = _zone_sites(frame, sites, widest, have=zone_sites)
+    else:  # coverage by the chosen network only (density still counts every site)
+        zone_sites = _zone_sites(frame, sites, widest, keep=network)
+    return Reach(
+        urban,
+        reach_m,
+        described,
+        str(settings.source),
+        zone_sites,
+        by_service=by_service,
+        services=services,
+    )
 
 
 # --------------------------------------------------------------------------- measures
@@ -717,6 +837,11 @@ class CorridorCoverage:
     networks : list
         The road network of each zone prepared once (:class:`geo5g.lines.PreparedRoads`
         or None), shared with the RSU measure.
+    lines : pandas.DataFrame
+        The line rule (:func:`line_rule`): per road ref and city, km, covered km,
+        share and whether the line is continuously covered.
+    service : str
+        The service the roads were judged at.
     """
 
     runs: gpd.GeoDataFrame
@@ -727,6 +852,57 @@ class CorridorCoverage:
     covered: gpd.GeoDataFrame
     min_gap_m: float
     networks: list = field(default_factory=list)
+    lines: pd.DataFrame | None = None
+    service: str = ""
+
+
+def line_rule(runs: pd.DataFrame, share: float = 0.95) -> pd.DataFrame:
+    """Which lines are continuously covered: MIIT's rule of >= 95 % of the length.
+
+    A line is a road ref within a city (the unit a bureau is judged on); its length
+    counts stretches repeated within the ref once (``route_m``).
+
+    Parameters
+    ----------
+    runs : pandas.DataFrame
+        Runs of :func:`geo5g.lines.cover_lines` (``ref, city_adcode, route_m, covered``).
+    share : float
+        The covered share that makes a line continuous.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by (``ref``, ``city_adcode``): ``length_km, covered_km, coverage_pct,
+        continuous`` (bool), lines failing first.
+
+    Examples
+    --------
+    >>> runs = pd.DataFrame({"ref": ["G2", "G2", "G4"], "city_adcode": [1, 1, 1],
+    ...                      "route_m": [960.0, 40.0, 1000.0], "covered": [True, False, False]})
+    >>> line_rule(runs)["continuous"].tolist()
+    [False, True]
+    """
+    metres = runs["route_m"].to_numpy(dtype="float64")
+    frame = pd.DataFrame(
+        {
+            "ref": runs["ref"].astype(str).to_numpy(),
+            "city_adcode": runs["city_adcode"].to_numpy(),
+            "m": metres,
+            "cov": np.where(runs["covered"].to_numpy(dtype=bool), metres, 0.0),
+        }
+    )
+    sums = frame.groupby(["ref", "city_adcode"], sort=True)[["m", "cov"]].sum()
+    sums = sums[sums["m"] > 0]
+    out = pd.DataFrame(
+        {
+            "length_km": sums["m"] / 1000.0,
+            "covered_km": sums["cov"] / 1000.0,
+            "coverage_pct": 100.0 * sums["cov"] / sums["m"],
+            # a hair of rounding must not fail a line measured exactly at the share
+            "continuous": sums["cov"] >= share * sums["m"] * (1 - 1e-12),
+        }
+    )
+    return out.sort_values(["continuous", "coverage_pct"], kind="stable")
 
 
 def _to_wgs84_lines(runs: gpd.GeoDataFrame, crs) -> gpd.GeoDataFrame:
@@ -801,7 +977,7 @@ def _cover(networks, frame, circles: list, radius_m) -> gpd.GeoDataFrame:
 def measure_gaps(inputs: Inputs, geometry: Geometry, reach_: Reach) -> CorridorCoverage:
     """Stage ``gaps``: where roads lie beyond the reach of every site (exact intervals)."""
     networks = _networks(inputs, geometry)
-    runs = _cover(networks, geometry.frame, reach_.sites, reach_.reach_m)
+    runs = _cover(networks, geometry.frame, reach_.sites, reach_.of("roads"))
     if not len(runs):
         raise DataError(
             f"{_road_name(inputs)}: no road lies in the chosen cities of "
@@ -820,7 +996,85 @@ def measure_gaps(inputs: Inputs, geometry: Geometry, reach_: Reach) -> CorridorC
         covered=runs.loc[runs["covered"], _OUT].reset_index(drop=True),
         min_gap_m=float(min_gap),
         networks=networks,
+        lines=line_rule(runs, inputs.settings.line_share),
+        service=reach_.services.get("roads", ""),
     )
+
+
+def measure_operators(inputs: Inputs, geometry: Geometry, reach_: Reach, networks) -> pd.DataFrame:
+    """Road coverage per operator's users, and by how many operators (Arcep's view).
+
+    Each operator's users are served by its own sites and those shared with it
+    (``geo5g/settings/sharing.toml``). The km covered for exactly / at least ``k``
+    operators come from the covered km of the union of every subset of the operators'
+    networks (15 exact line covers for four operators), by inclusion–exclusion.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows: each operator (``covered_km``, ``coverage_pct``), then ``exactly k`` and
+        ``at least k`` operators for k = 1..4 (``covered_km``, ``coverage_pct``).
+    """
+    from itertools import combinations
+    from math import comb
+
+    from .sharing import load_sharing
+
+    request, sites = inputs.request, inputs.sites
+    sharing = request.sharing
+    if sharing is None or isinstance(sharing, str | Path):
+        sharing = load_sharing(sharing)
+    operators = list(sharing.operators())
+    serves = {op: sharing.serves(sites, op) for op in operators}
+    band_mask = None
+    if request.band is not None:
+        from .vocabulary import normalise_band
+
+        band = str(normalise_band([request.band]).iloc[0])
+        band_mask = sites["band"].astype("string").fillna("").to_numpy(dtype=object) == band
+    reach_m = reach_.of("roads")
+    frame = geometry.frame
+    widest = float(reach_m.max(initial=0.0))
+    union_km, total_km = {}, np.nan
+    for k in range(1, len(operators) + 1):
+        for subset in combinations(range(len(operators)), k):
+            mask = np.logical_or.reduce([serves[operators[i]] for i in subset])
+            if band_mask is not None:
+                mask &= band_mask
+            if not mask.any():
+                union_km[subset] = 0.0
+                continue
+            lists = _zone_sites(frame, sites, widest, keep=mask)
+            t = summarise(_cover(networks, frame, lists, reach_m)).iloc[0]
+            union_km[subset], total_km = float(t["covered_km"]), float(t["length_km"])
+    # intersections of every subset by inclusion–exclusion over its sub-unions
+    inter = {}
+    for subset in union_km:
+        inter[subset] = sum(
+            (-1) ** (len(t) + 1) * union_km[t]
+            for r in range(1, len(subset) + 1)
+            for t in combinations(subset, r)
+        )
+    n = len(operators)
+    exactly = {
+        k: sum(
+            (-1) ** (j - k) * comb(j, k) * sum(v for s_, v in inter.items() if len(s_) == j)
+            for j in range(k, n + 1)
+        )
+        for k in range(1, n + 1)
+    }
+    rows = [(op, union_km[(i,)]) for i, op in enumerate(operators)]
+    rows += [(f"exactly {k} operator{'s' * (k > 1)}", max(exactly[k], 0.0)) for k in exactly]
+    rows += [
+        (
+            f"at least {k} operator{'s' * (k > 1)}",
+            max(sum(exactly[j] for j in exactly if j >= k), 0.0),
+        )
+        for k in exactly
+    ]
+    out = pd.DataFrame(rows, columns=["network", "covered_km"]).set_index("network")
+    out["coverage_pct"] = 100.0 * out["covered_km"] / total_km if total_km else np.nan
+    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -892,7 +1146,9 @@ def measure_rsu(inputs: Inputs, geometry: Geometry, networks=None) -> RSUCoverag
     )
 
 
-def _facilities(inputs: Inputs, geometry: Geometry, reach_: Reach, places: gpd.GeoDataFrame):
+def _facilities(
+    inputs: Inputs, geometry: Geometry, reach_: Reach, places: gpd.GeoDataFrame, measure: str
+):
     """Coverage of points or areas (ports, county seats, places), zone by zone."""
     from .facilities import port_coverage
 
@@ -901,7 +1157,8 @@ def _facilities(inputs: Inputs, geometry: Geometry, reach_: Reach, places: gpd.G
     rep = shapely.get_coordinates(shapely.point_on_surface(np.asarray(places.geometry.values)))
     zone = frame.zone_of(rep[:, 0])
     bounds = shapely.bounds(np.asarray(places.geometry.values))
-    reach_max = float(reach_.reach_m.max(initial=0.0))
+    reach_all = reach_.of(measure)
+    reach_max = float(reach_all.max(initial=0.0))
     parts = []
     for z, part in zip(frame.zones, reach_.sites, strict=True):
         mine = np.flatnonzero(zone == z.index)
@@ -917,7 +1174,7 @@ def _facilities(inputs: Inputs, geometry: Geometry, reach_: Reach, places: gpd.G
                 settings=settings,
                 crs=z.crs,
                 xy=(members.x, members.y),
-                reach_m=reach_.reach_m[members.index] * members.k,
+                reach_m=reach_all[members.index] * members.k,
                 scale=z.scale,
             )
 
@@ -996,12 +1253,12 @@ def _cover_wider(table, which, found_m, bounds, cover, frame: Frame, z, sites):
 
 def measure_ports(inputs: Inputs, geometry: Geometry, reach_: Reach) -> gpd.GeoDataFrame:
     """Stage ``ports``: each port covered or not, its nearest and serving site."""
-    return _facilities(inputs, geometry, reach_, inputs.ports)
+    return _facilities(inputs, geometry, reach_, inputs.ports, "ports")
 
 
 def measure_poi(inputs: Inputs, geometry: Geometry, reach_: Reach) -> gpd.GeoDataFrame:
     """Stage ``poi``: each point of interest (points or areas) covered or not."""
-    return _facilities(inputs, geometry, reach_, inputs.poi)
+    return _facilities(inputs, geometry, reach_, inputs.poi, "places")
 
 
 def measure_seats(inputs: Inputs, geometry: Geometry, reach_: Reach) -> gpd.GeoDataFrame:
@@ -1012,14 +1269,18 @@ def measure_seats(inputs: Inputs, geometry: Geometry, reach_: Reach) -> gpd.GeoD
         geometry=counties.geometry.representative_point().to_numpy(),
         crs=counties.crs,
     )
-    return _facilities(inputs, geometry, reach_, seats)
+    return _facilities(inputs, geometry, reach_, seats, "seats")
 
 
 def measure_popcover(inputs: Inputs, reach_: Reach) -> pd.DataFrame:
     """Stage ``popcover``: residents within reach of a site per zone (population raster)."""
     from .popcover import covered_population
 
-    return covered_population(inputs.request.population, inputs.sites, reach_.reach_m, inputs.zones)
+    sites, reach_m = inputs.sites, reach_.of("popcover")
+    network = _network(inputs)
+    if network is not None:
+        sites, reach_m = sites.loc[network], reach_m[network]
+    return covered_population(inputs.request.population, sites, reach_m, inputs.zones)
 
 
 # --------------------------------------------------------------------------- compare
@@ -1047,6 +1308,37 @@ def _covered_pct(table) -> float:
     return 100.0 * float(table["covered"].mean()) if len(table) else float("nan")
 
 
+_SERVICE_WORDS = {
+    "outdoor": "outdoors",
+    "vehicle": "in a vehicle",
+    "indoor": "indoors",
+    "indoor-high": "indoors (high-loss buildings)",
+}
+
+
+def _judged(results: Results, measure: str) -> str:
+    """How a coverage figure was judged: service, edge probability, model, network."""
+    reach_, request = results.reach, results.inputs.request
+    if reach_ is None:
+        return ""
+    service = reach_.services.get(measure, "")
+    if request.model == "band-table":
+        text = "band-table reach (no service losses)"
+    else:
+        text = (
+            f"{_SERVICE_WORDS.get(service, service)}, TR 38.901 link budget, "
+            f"cell-edge probability {request.probability:g}"
+        )
+    if request.operator:
+        from .vocabulary import normalise_operator
+
+        name = str(normalise_operator([request.operator]).iloc[0])
+        text += f", {name}'s users (sharing applied)"
+    if request.band:
+        text += f", {request.band} layer only"
+    return text
+
+
 def compare_with_plan(results: Results) -> tuple[pd.DataFrame, tuple[str, ...]]:
     """Stage ``compare``: the scorecard of every plan target, and notes for the report."""
     inputs = results.inputs
@@ -1061,21 +1353,33 @@ def compare_with_plan(results: Results) -> tuple[pd.DataFrame, tuple[str, ...]]:
             notes["stations_per_10k"] = "SYNTHETIC demo sites"
     if results.gaps is not None:
         measured["expressway_coverage_pct"] = float(results.gaps.total["coverage_pct"].iloc[0])
+        lines = results.gaps.lines
+        said = [_judged(results, "roads")]
+        if lines is not None and len(lines):
+            said.append(
+                f"{int(lines['continuous'].sum())} of {len(lines)} lines (road × city) "
+                f"continuously covered (≥ {100 * inputs.settings.line_share:g} %, MIIT 信号升格)"
+            )
         if inputs.roads is not None and (
             inputs.roads.attrs.get("schematic") or bool(inputs.roads["schematic"].any())
         ):
-            notes["expressway_coverage_pct"] = "measured on SCHEMATIC roads: indicative only"
+            said.append("measured on SCHEMATIC roads: indicative only")
+        notes["expressway_coverage_pct"] = "; ".join(x for x in said if x)
     if results.ports is not None:
         measured["ports_covered_pct"] = _covered_pct(results.ports)
+        notes["ports_covered_pct"] = _judged(results, "ports")
     if results.rsu is not None:
         measured["rsu_road_km"] = float(results.rsu.total["rsu_km"])
         if inputs.request.rsu is None:
             notes["rsu_road_km"] = "SYNTHETIC demo RSU deployment"
     if results.seats is not None:
         measured["county_seats_covered_pct"] = _covered_pct(results.seats)
-        notes["county_seats_covered_pct"] = "each county's representative point stands for its seat"
+        notes["county_seats_covered_pct"] = (
+            "each county's representative point stands for its seat; " + _judged(results, "seats")
+        )
     if results.poi is not None:
         measured["poi_covered_pct"] = _covered_pct(results.poi)
+        notes["poi_covered_pct"] = _judged(results, "places")
     report_notes = []
     if results.popcover is not None:
         total_pop = results.popcover["population"].sum()
@@ -1253,18 +1557,25 @@ def _province_totals(cities, table) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(totals, geometry=geoms.reindex(totals.index).values, crs=cities.crs)
 
 
-def report_from(results: Results):
-    """The :class:`geo5g.report.Report` of a ``report`` run."""
+def report_from(results: Results, *, operators: pd.DataFrame | None = None):
+    """The :class:`geo5g.report.Report` of a ``report`` run.
+
+    ``operators`` (from :func:`measure_operators`) adds the per-operator road table.
+    """
     from .report import Provenance, build_report
 
     inputs = results.inputs
     settings = inputs.settings
-    model = Provenance(
-        "coverage model",
-        str(settings.source),
-        "settings",
-        "band × environment reach table; per-site radius_m overrides",
-    )
+    if inputs.request.model == "band-table" or results.reach is None:
+        described = "band × environment reach table; per-site radius_m overrides"
+        where = str(settings.source)
+    else:
+        described = (
+            f"3GPP TR 38.901 link budget (settings/linkbudget.toml): {results.reach.model}; "
+            "per-site radius_m overrides"
+        )
+        where = "geo5g/settings/linkbudget.toml"
+    model = Provenance("coverage model", where, "settings", described)
     density = results.density
     gaps = results.gaps
     cities, city_density = inputs.cities, density.table
@@ -1291,6 +1602,8 @@ def report_from(results: Results):
         seats=results.seats,
         places=results.poi,
         road_summary=None if gaps is None else gaps.by_ref,
+        line_summary=None if gaps is None else gaps.lines,
+        operator_summary=operators,
         rsu_by_city=None if results.rsu is None else results.rsu.by_city,
         provenance=[*inputs.sources, model],
         notes=results.notes,

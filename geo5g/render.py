@@ -967,6 +967,18 @@ _DETAIL_COLUMNS = {
         ("gap_km", "Gap km", "f1", True),
         ("coverage_pct", "Covered %", "f1", True),
     ],
+    "lines": [
+        ("ref", "Road", "text", False),
+        ("city", "City", "text", False),
+        ("length_km", "km", "f1", True),
+        ("coverage_pct", "Covered %", "f1", True),
+        ("continuous", "≥ 95 %", "text", False),
+    ],
+    "operators": [
+        ("network", "Users of / covered by", "text", False),
+        ("covered_km", "Covered km", "f1", True),
+        ("coverage_pct", "Covered %", "f1", True),
+    ],
     "gaps": [
         ("ref", "Road", "text", False),
         ("city", "City", "text", False),
@@ -989,6 +1001,8 @@ _DETAIL_COLUMNS = {
 _DETAIL_TITLES = {
     "provinces": "Provinces: stations and cities meeting the density target",
     "roads": "Roads: coverage per route",
+    "lines": "Lines (road × city): continuously covered at ≥ 95 % (MIIT 信号升格)?",
+    "operators": "Roads per operator's users, and covered by how many operators",
     "gaps": "Coverage gaps, longest first (click a row to zoom)",
     "rsu": "RSU-equipped road km per city",
     "ports": "Ports (click a row to zoom)",
@@ -1000,6 +1014,8 @@ _DETAIL_ROWS = 60
 
 
 def _cell(value, how: str) -> str:
+    if isinstance(value, bool | np.bool_):
+        return "✔ yes" if value else "✘ no"
     if how == "text":
         return escape("" if value is None or pd.isna(value) else value)
     if value is None or pd.isna(value):

@@ -172,6 +172,11 @@ class Report:
         Per road ref: ``length_km, covered_km, gap_km, coverage_pct``.
     rsu_by_city : pandas.DataFrame or None
         Per city adcode: ``road_km, rsu_km``.
+    line_summary : pandas.DataFrame or None
+        The line rule per (ref, city adcode): ``length_km, covered_km,
+        coverage_pct, continuous``.
+    operator_summary : pandas.DataFrame or None
+        Road ``covered_km, coverage_pct`` per operator's users and by n operators.
     provinces : geopandas.GeoDataFrame or None
         National pages: province outlines with ``name_zh, name_en, population,
         stations, per_10k, cities, cities_met``.
@@ -199,6 +204,8 @@ class Report:
     places: gpd.GeoDataFrame | None = None
     road_summary: pd.DataFrame | None = None
     rsu_by_city: pd.DataFrame | None = None
+    line_summary: pd.DataFrame | None = None
+    operator_summary: pd.DataFrame | None = None
     provinces: gpd.GeoDataFrame | None = None
     maritime: gpd.GeoDataFrame | None = None
     provenance: tuple[Provenance, ...] = field(default_factory=tuple)
@@ -397,6 +404,8 @@ def build_report(
     places: gpd.GeoDataFrame | None = None,
     road_summary: pd.DataFrame | None = None,
     rsu_by_city: pd.DataFrame | None = None,
+    line_summary: pd.DataFrame | None = None,
+    operator_summary: pd.DataFrame | None = None,
     provinces: gpd.GeoDataFrame | None = None,
     maritime: gpd.GeoDataFrame | None = None,
     provenance: Iterable = (),
@@ -442,6 +451,8 @@ def build_report(
         Per road ref (index): ``length_km, covered_km, gap_km, coverage_pct``.
     rsu_by_city : pandas.DataFrame, optional
         Per city adcode (index): ``road_km, rsu_km``.
+    line_summary, operator_summary : pandas.DataFrame, optional
+        The line rule per (ref, city) and the per-operator road coverage.
     provinces, maritime : geopandas.GeoDataFrame, optional
         National pages: province outlines with their totals, and the maritime
         boundary lines (drawn with the land boundaries).
@@ -533,6 +544,8 @@ def build_report(
         places=places,
         road_summary=None if road_summary is None else pd.DataFrame(road_summary),
         rsu_by_city=None if rsu_by_city is None else pd.DataFrame(rsu_by_city),
+        line_summary=None if line_summary is None else pd.DataFrame(line_summary),
+        operator_summary=None if operator_summary is None else pd.DataFrame(operator_summary),
         provinces=provinces,
         maritime=maritime,
         scorecard=scorecard.loc[:, list(SCORECARD_COLUMNS)].reset_index(drop=True),
@@ -583,7 +596,9 @@ def detail_tables(report: Report) -> dict[str, pd.DataFrame]:
     -------
     dict of str to pandas.DataFrame
         Only the tables the report has data for: ``provinces`` (national pages:
-        stations, per 10k, cities meeting the threshold), ``roads`` (per ref: km, covered,
+        stations, per 10k, cities meeting the threshold), ``lines`` (the ≥ 95 % line
+        rule per road and city), ``operators`` (road coverage per operator's users
+        and by n operators), ``roads`` (per ref: km, covered,
         gap, %), ``gaps`` (every gap stretch, longest first, with its city and
         chainage), ``rsu`` (RSU km per city), ``ports``, ``seats``, ``places``
         (status, nearest distance, serving site; not covered first).
@@ -598,6 +613,12 @@ def detail_tables(report: Report) -> dict[str, pd.DataFrame]:
         roads.index = roads.index.astype(str)
         roads.index.name = "ref"
         out["roads"] = roads.sort_values("gap_km", ascending=False).reset_index()
+    if report.line_summary is not None and len(report.line_summary):
+        lines = report.line_summary.reset_index()
+        lines.insert(1, "city", _city_names(report, lines["city_adcode"]).to_numpy())
+        out["lines"] = lines
+    if report.operator_summary is not None and len(report.operator_summary):
+        out["operators"] = report.operator_summary.reset_index()
     if report.roads_gaps is not None and len(report.roads_gaps):
         gaps = report.roads_gaps
         table = pd.DataFrame(
