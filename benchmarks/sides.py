@@ -172,6 +172,9 @@ def geo5g_side(args, work) -> None:
         ports=work.ports,
         rsu=work.rsu,
         population=work.population,
+        # one service for every measure (as `--service outdoor`), so that the naive side,
+        # given these reaches, measures the same disks for gaps, ports and people
+        service="outdoor",
     )
     done = run(request, "report", timer=rec.stage)
     with rec.stage("render", "report_from + write_report (HTML, CSV, GeoPackage)"):

@@ -75,7 +75,7 @@ def test_the_benchmark_times_the_cli_pipeline(layout):
 
     cli_out = layout.tmp / "cli"
     options = ["--sites", layout.sites, "--roads", layout.roads, "--ports", layout.ports]
-    options += ["--rsu", layout.rsu, "--population", layout.population]
+    options += ["--rsu", layout.rsu, "--population", layout.population, "--service", "outdoor"]
     res = CliRunner().invoke(
         cli, ["-q", "report", *map(str, options), "--out", str(cli_out)], catch_exceptions=False
     )
