@@ -88,6 +88,7 @@ def _gaps(gaps: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         keep &= ~gaps["covered"].to_numpy(dtype=bool)
     geoms = np.asarray(gaps.geometry.values, dtype=object)
     keep &= ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    keep &= shapely.length(np.where(keep, geoms, None)) > 0
     return gaps[keep]
 
 

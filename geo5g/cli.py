@@ -277,6 +277,18 @@ _format_opt = click.option(
 )
 
 
+def _places(values) -> tuple:
+    """``FILE`` or ``FILE:class`` (a Windows drive letter is not a class)."""
+    out = []
+    for value in values:
+        path, sep, cls = value.rpartition(":")
+        if sep and path and len(path) > 1 and "/" not in cls and "\\" not in cls:
+            out.append((path, cls))
+        else:
+            out.append((value, None))
+    return tuple(out)
+
+
 def _coverage_opts(func):
     """--model, --service, --probability, --operator, --band, given as ``coverage`` (a dict)."""
     options = [
@@ -742,6 +754,12 @@ def rsu_cmd(obj, province, plan, roads, rsu, rsu_coords, by, out, fmt):
     help="Output folder. Default: maps/<province>.",
 )
 @click.option(
+    "--places",
+    multiple=True,
+    help="Key places (repeatable): FILE with a class column, or FILE:class (hospital, campus, "
+    "scenic_spot, airport …). Default: the bundled civil airports.",
+)
+@click.option(
     "--operators",
     "by_operator",
     is_flag=True,
@@ -764,6 +782,7 @@ def report_cmd(
     population,
     tiles,
     out,
+    places,
     by_operator,
     coverage,
 ):
@@ -780,7 +799,7 @@ def report_cmd(
     _require_sites_for_coords(coords, sites)
     request = Request(
         province=province, plan=plan, sites=sites, coords=coords, roads=roads, ports=ports,
-        rsu=rsu, poi=poi, population=population, **coverage,
+        rsu=rsu, poi=poi, population=population, places=_places(places), **coverage,
     )  # fmt: skip
     done = run(request, "report", timer=obj.stage)
     operators = None

@@ -176,9 +176,9 @@ def _check_sheet_names(names) -> None:
 
 def _as_sheet(frame: pd.DataFrame) -> pd.DataFrame:
     """The table as written: the index (adcode, ref) as the first column, cells made safe."""
-    frame = spreadsheet_safe(frame)
     if frame.index.name is not None or not isinstance(frame.index, pd.RangeIndex):
         frame = frame.reset_index()
+    frame = spreadsheet_safe(frame)
     if isinstance(frame.columns, pd.MultiIndex):
         frame.columns = [" / ".join(map(str, c)) for c in frame.columns]
     return frame
@@ -243,8 +243,9 @@ def write_ledger_xlsx(tables: dict, path, *, chinese_headers: bool = False) -> P
     -----
     The header row is frozen, column widths fit the longest cell (up to 60), numbers
     are written as numbers (whole numbers ``#,##0``, others ``#,##0.00``; the stored
-    value is exact), booleans as TRUE/FALSE, missing values as empty cells, and text
-    that a spreadsheet would run as a formula is prefixed with ``'``
+    value keeps 16 significant digits), booleans as TRUE/FALSE, missing values as
+    empty cells, and text that a spreadsheet would run as a formula is prefixed with
+    ``'``
     (:func:`geo5g.outputs.spreadsheet_safe`).
     """
     try:

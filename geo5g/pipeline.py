@@ -128,6 +128,8 @@ class Request:
     rsu: object = None
     rsu_coords: str = "wgs84"
     poi: object = None
+    #: key places: paths, or (path, class) pairs; None: the bundled airports of the area
+    places: tuple = ()
     min_gap_m: float | None = None
     settings: object = None
     as_of: _dt.date | None = None
@@ -324,6 +326,36 @@ def _read_population(request: Request, zones, level: str) -> tuple[pd.Series, So
     return pop, Source("population", str(given), "user")
 
 
+def _read_places(request: Request, cities) -> tuple:
+    """Key places: the user's (``--poi``, ``--places``), else the bundled airports in the area."""
+    from .places import bundled_airports, read_places
+
+    given = list(request.places or ())
+    if request.poi is not None:
+        given.insert(0, (request.poi, "other"))
+    layers, sources = [], []
+    for item in given:
+        path, cls = (item, None) if isinstance(item, str | Path) else item
+        layer = read_places(path, cls)
+        layers.append(layer)
+        sources.append(_layer_source(layer, "key places", path))
+    if not layers:
+        airports = bundled_airports()
+        xy = shapely.get_coordinates(np.asarray(airports.geometry.values))
+        inside = locate(xy[:, 0], xy[:, 1], cities) >= 0
+        if not inside.any():
+            return None, []
+        layers.append(airports.loc[inside].reset_index(drop=True))
+        note = "civil airports from airportsdata (MIT), bundled; judged indoors"
+        sources.append(Source("key places", "data/places/airports_china.csv", "real", note))
+    places = pd.concat(layers, ignore_index=True) if len(layers) > 1 else layers[0]
+    places = gpd.GeoDataFrame(places, geometry="geometry", crs=layers[0].crs)
+    places["port_id"] = places["port_id"].astype(str)
+    if places["port_id"].duplicated().any():  # ids of several files may clash
+        places["port_id"] = places["port_id"] + "-" + places.index.astype(str)
+    return places, sources
+
+
 def _optional(reader, path, bundled, name, option, provinces, required, **kwargs):
     """A layer from ``path``, else the bundled one, else None (or an error if required)."""
     if path is not None:
@@ -444,9 +476,9 @@ def load(
         )
         if src:
             sources.append(src)
-    if "poi" in wanted and request.poi is not None:
-        poi = _roads.read_ports(request.poi)
-        sources.append(_layer_source(poi, "points of interest", request.poi))
+    if "poi" in wanted:
+        poi, place_sources = _read_places(request, cities)
+        sources.extend(place_sources)
     return Inputs(
         request=request,
         provinces=provinces,
@@ -1258,7 +1290,10 @@ def measure_ports(inputs: Inputs, geometry: Geometry, reach_: Reach) -> gpd.GeoD
 
 def measure_poi(inputs: Inputs, geometry: Geometry, reach_: Reach) -> gpd.GeoDataFrame:
     """Stage ``poi``: each point of interest (points or areas) covered or not."""
-    return _facilities(inputs, geometry, reach_, inputs.poi, "places")
+    table = _facilities(inputs, geometry, reach_, inputs.poi, "places")
+    classes = inputs.poi.set_index(inputs.poi["port_id"].astype(str))["place_class"]
+    table["place_class"] = classes.reindex(table.index).to_numpy()
+    return table
 
 
 def measure_seats(inputs: Inputs, geometry: Geometry, reach_: Reach) -> gpd.GeoDataFrame:
@@ -1307,6 +1342,9 @@ class Results:
 def _covered_pct(table) -> float:
     return 100.0 * float(table["covered"].mean()) if len(table) else float("nan")
 
+
+#: Plan metrics measured on one class of key places.
+_CLASS_METRICS = {"airports_covered_pct": "airport", "scenic_5a_covered_pct": "scenic_spot"}
 
 _SERVICE_WORDS = {
     "outdoor": "outdoors",
@@ -1380,6 +1418,14 @@ def compare_with_plan(results: Results) -> tuple[pd.DataFrame, tuple[str, ...]]:
     if results.poi is not None:
         measured["poi_covered_pct"] = _covered_pct(results.poi)
         notes["poi_covered_pct"] = _judged(results, "places")
+        classes = inputs.poi["place_class"].astype(str).to_numpy()
+        for metric, cls in _CLASS_METRICS.items():
+            mine = classes == cls
+            if mine.any():
+                measured[metric] = _covered_pct(results.poi.iloc[np.flatnonzero(mine)])
+                notes[metric] = f"{int(mine.sum())} places of class {cls}; " + _judged(
+                    results, "places"
+                )
     report_notes = []
     if results.popcover is not None:
         total_pop = results.popcover["population"].sum()

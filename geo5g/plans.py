@@ -51,6 +51,7 @@ MEASURABLE = frozenset(
         "county_seats_covered_pct",
         "poi_covered_pct",
         "scenic_5a_covered_pct",
+        "airports_covered_pct",
     }
 )
 #: Metrics of targets the plans count in projects, scenarios or pilot zones:

@@ -543,6 +543,7 @@ _PORT_SPEC = {
     "paint": "fill",
     "title": "name",
     "fields": [
+        ["class", "Class", "text"],
         ["status", "Status", "text"],
         ["distance_m", "Nearest site", "m"],
         ["site_id", "Serving site", "text"],
@@ -574,6 +575,7 @@ def _port_props(ports: gpd.GeoDataFrame) -> pd.DataFrame:
             "distance_m": distance.round(0),
             "site_id": escape_series(_first_column(ports, ("serving_site_id", "site_id"))),
             "operator": escape_series(_first_column(ports, ("serving_operator", "operator"))),
+            "class": escape_series(_first_column(ports, ("place_class",))),
             "k": k.to_numpy(),
         }
     )
@@ -1026,6 +1028,8 @@ def _cell(value, how: str) -> str:
 def _detail_html(key: str, table: pd.DataFrame) -> str:
     """One sortable detail table; rows with a position zoom the map when clicked."""
     columns = _DETAIL_COLUMNS["place" if key in ("ports", "seats", "places") else key]
+    if "class" in table.columns and key == "places":
+        columns = [columns[0], ("class", "Class", "text", False), *columns[1:]]
     head = "".join(
         f'<th class="{"num" if num else ""}" data-sort="{"num" if num else "text"}">'
         f"{escape(title)}</th>"
@@ -1235,8 +1239,8 @@ def build_map(
         data_json, spec = _layer_data(report, info, tolerance)
         _DataLayer(info, data_json, spec).add_to(m)
     _LayerControl(position="topright", collapsed=False).add_to(m)
+    # the view is fitted by geo5g.finish, before the page says it is ready
     _Finish(_legend_html(report, infos), bounds).add_to(m)
-    m.fit_bounds(bounds, padding=(10, 10))
     page.html.add_child(_Fragment(_panel_html(report, version)), name="geo5g_panel")
     return m
 

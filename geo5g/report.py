@@ -582,6 +582,8 @@ def _place_table(layer: gpd.GeoDataFrame) -> pd.DataFrame:
             ).to_numpy(),
         }
     )
+    if "place_class" in layer.columns:
+        table.insert(2, "class", layer["place_class"].astype(str).to_numpy())
     rep = shapely.point_on_surface(np.asarray(to_wgs84(layer, "places").geometry.values))
     table["lon"], table["lat"] = shapely.get_x(rep).round(5), shapely.get_y(rep).round(5)
     rank = table["status"].map({"not covered": 0, "partial": 1, "covered": 2}).fillna(3)

@@ -377,7 +377,7 @@ def trajectory(
         m, date, pop = upcoming
         pop_arr = pop.to_numpy(dtype="float64", na_value=np.nan)
         need = np.asarray(required_stations(pop_arr, m.threshold, m.op), dtype="float64")
-        quarters = _months(now, date) / 3.0
+        quarters = max(_months(now, date), 1) / 3.0  # at least a month to go
         short = np.maximum(need - stations.to_numpy(), 0.0) / quarters
         short = np.where(np.isnan(pop_arr) | (pop_arr <= 0), np.nan, short)
         out["needed_per_quarter"] = pd.array(short, dtype="Float64")

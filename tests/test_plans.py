@@ -242,3 +242,15 @@ def test_any_threshold_loads_finite_or_is_refused(tmp_path_factory, value):
         assert str(err).startswith(str(path)) and "\n" not in str(err)
     else:
         assert math.isfinite(plan.density_target.threshold)
+
+
+def test_airports_target_of_jiangxi_is_measured_on_the_bundled_airports():
+    from geo5g.pipeline import Request, run
+
+    done = run(Request(province="jiangxi", plan="jiangxi-2023"), "report")
+    card = done.scorecard.set_index("metric")
+    airports = done.inputs.poi
+    assert set(airports["place_class"]) == {"airport"} and len(airports) == 7
+    covered = int(done.poi["covered"].sum())
+    assert card.loc["airports_covered_pct", "measured"] == pytest.approx(100 * covered / 7)
+    assert "indoors" in card.loc["airports_covered_pct", "note"]

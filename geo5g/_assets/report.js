@@ -250,6 +250,9 @@ var geo5g = (function () {
   function finish(map, legendHtml, bounds) {
     api.map = map;
     api.bounds = bounds;
+    if (bounds) {
+      map.fitBounds(bounds, { padding: [10, 10], animate: false });
+    }
     if (map.attributionControl) {
       map.attributionControl.setPrefix("Leaflet");
     }
