@@ -676,6 +676,196 @@ def gaps_cmd(obj, province, plan, sites, coords, roads, ports, min_gap_m, by, ou
         _write_tables(out, layers, obj)
 
 
+@cli.command("trend")
+@_province_opt
+@_plan_opt
+@_sites_opt
+@_coords_opt
+@click.option(
+    "--periods",
+    type=click.Choice(["Y", "Q"]),
+    default="Q",
+    show_default=True,
+    help="Year or quarter ends for the series (--series).",
+)
+@click.option("--series", is_flag=True, help="Print the stations per city at each period end.")
+@_format_opt
+@_output_opt
+@_verbosity
+@click.pass_obj
+@_library_errors
+def trend_cmd(obj, province, plan, sites, coords, periods, series, fmt, output):
+    """Per city: stations, per 10k, pace of the last 4 quarters, on track for each milestone."""
+    from .pipeline import Request, measure_trend, run
+
+    _require_sites_for_coords(coords, sites)
+    done = run(Request(province=province, plan=plan, sites=sites, coords=coords), "density")
+    table = measure_trend(done, periods=periods)
+    shown = table.attrs["series"] if series else table
+    _emit(shown, fmt, output, {"plan": done.inputs.plan.id})
+    if table.attrs.get("undated"):
+        obj.info(
+            f"note: {table.attrs['undated']:,} sites have no commissioning date: "
+            "counted in every period"
+        )
+    ahead = table.attrs.get("next_milestone")
+    obj.info(
+        f"as of {done.inputs.as_of.isoformat()}; next milestone: {ahead or 'none ahead'}; "
+        "pace = stations added over the last four quarters / 4"
+    )
+    _note_labelled(obj, done.inputs.sources)
+
+
+@cli.command("candidates")
+@_province_opt
+@_plan_opt
+@_sites_opt
+@_coords_opt
+@_roads_opt
+@click.option(
+    "--existing",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Existing towers (e.g. LTE sites, OpenCelliD): chosen first where they close gaps.",
+)
+@click.option(
+    "--new-band",
+    default="700MHz",
+    show_default=True,
+    help="Band of a new site: its reach at the roads' service spaces the candidates.",
+)
+@click.option("--reach-m", type=click.FloatRange(min=1, max=100_000), default=None)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the candidate sites to .gpkg, .geojson or .csv.",
+)
+@_format_opt
+@_coverage_opts
+@_verbosity
+@click.pass_obj
+@_library_errors
+def candidates_cmd(
+    obj, province, plan, sites, coords, roads, existing, new_band, reach_m, out, fmt, coverage
+):
+    """New sites (and existing towers) that close the expressway gaps, per city."""
+    from .pipeline import Request, plan_candidates, run
+
+    _require_sites_for_coords(coords, sites)
+    request = Request(
+        province=province, plan=plan, sites=sites, coords=coords, roads=roads, **coverage
+    )  # fmt: skip
+    done = run(request, "gaps", timer=obj.stage)
+    found = plan_candidates(done, reach_m=reach_m, band=new_band, existing=existing)
+    per_city = (
+        pd.DataFrame(found.drop(columns="geometry"))
+        .assign(city_adcode=lambda f: f.get("city_adcode", pd.Series(dtype="Int64")))
+        .groupby(["city_adcode", "kind"])
+        .agg(sites=("closes_m", "size"), closes_km=("closes_m", lambda v: v.sum() / 1000))
+        .reset_index()
+    )
+    _emit(per_city, fmt, None, {"reach_m": float(found["reach_m"].max()) if len(found) else None})
+    n_new = int((found["kind"] == "new").sum()) if len(found) else 0
+    obj.info(
+        f"{n_new:,} new sites ({new_band}, spaced for a reach of "
+        f"{float(found['reach_m'].max()) if len(found) else 0:,.0f} m) close every gap; "
+        f"{int((found['kind'] == 'existing').sum()) if len(found) else 0:,} existing towers used"
+    )
+    if out:
+        _write_tables(out, {"candidates": found}, obj)
+
+
+@cli.command("popcover")
+@_province_opt
+@_sites_opt
+@_coords_opt
+@click.option("--level", type=click.Choice(["city", "county"]), default="city", show_default=True)
+@click.option(
+    "--population",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="Population GeoTIFF (people per pixel, e.g. WorldPop; fractional values, nodata).",
+)
+@_format_opt
+@_output_opt
+@_coverage_opts
+@_verbosity
+@click.pass_obj
+@_library_errors
+def popcover_cmd(obj, province, sites, coords, level, population, fmt, output, coverage):
+    """Residents within coverage per city or county, at a service (default outdoors)."""
+    from dataclasses import replace as _replace
+
+    from .pipeline import Request, measure_popcover, reach, run
+
+    _require_sites_for_coords(coords, sites)
+    request = Request(
+        province=province, sites=sites, coords=coords, level=level, population=population,
+        **coverage,
+    )  # fmt: skip
+    done = run(request, "density", timer=obj.stage)
+    with obj.stage("reach"):
+        done = _replace(done, reach=reach(done.inputs, done.geometry))
+    with obj.stage("popcover"):
+        table = measure_popcover(done.inputs, done.reach)
+    table.insert(0, "name_zh", done.inputs.zones["name_zh"].reindex(table.index).to_numpy())
+    _emit(table, fmt, output)
+    total, covered = table["population"].sum(), table["covered"].sum()
+    from .pipeline import _judged
+
+    obj.info(
+        f"residents covered: {covered:,.0f} of {total:,.0f} "
+        f"({100 * covered / total if total else float('nan'):.1f} %); "
+        f"judged {_judged(done, 'popcover')}"
+    )
+
+
+@cli.command("coverage-raster")
+@_province_opt
+@_sites_opt
+@_coords_opt
+@click.option("--resolution", type=click.FloatRange(min=10, max=10_000), default=100.0,
+              show_default=True, help="Pixel size in metres.")  # fmt: skip
+@click.option(
+    "--service",
+    type=click.Choice(["outdoor", "vehicle", "indoor", "indoor-high"]),
+    default="outdoor",
+    show_default=True,
+)
+@click.option("--probability", type=click.FloatRange(0.5, 0.9999), default=0.9, show_default=True)
+@click.option(
+    "--scheduler",
+    default=None,
+    help="dask scheduler: tcp://host:8786 for a dask.distributed cluster (default: local threads).",
+)
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="GeoTIFF to write.")
+@_verbosity
+@click.pass_obj
+@_library_errors
+def coverage_raster_cmd(
+    obj, province, sites, coords, resolution, service, probability, scheduler, out
+):
+    """Best-server SS-RSRP GeoTIFF (+ serving operator, operators served), tiled through dask."""
+    from .pipeline import Request, run, signal_map
+
+    _require_sites_for_coords(coords, sites)
+    request = Request(
+        province=province, sites=sites, coords=coords, service=service, probability=probability
+    )
+    done = run(request, "density", timer=obj.stage)
+    from .pipeline import reach
+
+    with obj.stage("reach"):
+        from dataclasses import replace as _replace
+
+        done = _replace(done, reach=reach(done.inputs, done.geometry))
+    with obj.stage("signal raster"):
+        path = signal_map(done, out, resolution_m=resolution, scheduler=scheduler, service=service)
+    obj.info(f"wrote {path} ({resolution:g} m, {service}, p = {probability:g})")
+    click.echo(str(path))
+
+
 @cli.command("rsu")
 @_province_opt
 @_plan_opt

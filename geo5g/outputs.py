@@ -54,6 +54,8 @@ OUTPUT_FILES = {
     "ports": "ports.csv",
     "seats": "seats.csv",
     "places": "places.csv",
+    "ledger": "ledger.csv",
+    "ledger_xlsx": "ledger.xlsx",
     "gpkg": "coverage.gpkg",
 }
 
@@ -513,6 +515,15 @@ def write_report(
         for key, table in detail_tables(report).items():
             written[key] = tmp / OUTPUT_FILES[key]
             _write_csv(table, written[key], index=False)
+        if report.ledger is not None:
+            from .ledger import write_ledger_xlsx
+
+            written["ledger"] = tmp / OUTPUT_FILES["ledger"]
+            _write_csv(report.ledger, written["ledger"], index=True)
+            written["ledger_xlsx"] = tmp / OUTPUT_FILES["ledger_xlsx"]
+            sheets = {"ledger": report.ledger.reset_index(), "scorecard": report.scorecard}
+            sheets.update(detail_tables(report))
+            write_ledger_xlsx(sheets, written["ledger_xlsx"])
 
         if _gpkg_layers(report):
             step("writing the GeoPackage")

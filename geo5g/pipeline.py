@@ -51,6 +51,7 @@ from .project import (
     Frame,
     measure_frame,
     split_lines,
+    to_metric,
     to_wgs84,
     transform_xy,
     zone_members,
@@ -1603,6 +1604,32 @@ def _province_totals(cities, table) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(totals, geometry=geoms.reindex(totals.index).values, crs=cities.crs)
 
 
+def ledger_of(results: Results) -> pd.DataFrame:
+    """The per-city ledger a bureau files (:func:`geo5g.ledger.city_ledger`): density,
+    on track for the plan's milestone, gap km, candidate sites that close the gaps,
+    RSU km."""
+    from .ledger import city_ledger
+
+    table = results.density.table
+    on_track = None
+    if results.inputs.sites is not None and results.inputs.sites["commissioned"].notna().any():
+        trend = measure_trend(results)
+        column = f"on_track_{results.inputs.plan.id}"
+        if column in trend.columns:
+            on_track = trend[column]
+    gap_km = candidates = rsu_km = None
+    if results.gaps is not None:
+        gap_km = results.gaps.by_city["gap_km"]
+        found = plan_candidates(results)
+        if len(found):
+            candidates = found.loc[found["kind"] == "new"]
+    if results.rsu is not None:
+        rsu_km = results.rsu.by_city["rsu_km"]
+    return city_ledger(
+        table, on_track=on_track, gap_km=gap_km, candidates=candidates, rsu_km=rsu_km
+    )
+
+
 def report_from(results: Results, *, operators: pd.DataFrame | None = None):
     """The :class:`geo5g.report.Report` of a ``report`` run.
 
@@ -1650,6 +1677,7 @@ def report_from(results: Results, *, operators: pd.DataFrame | None = None):
         road_summary=None if gaps is None else gaps.by_ref,
         line_summary=None if gaps is None else gaps.lines,
         operator_summary=operators,
+        ledger=ledger_of(results) if results.density is not None else None,
         rsu_by_city=None if results.rsu is None else results.rsu.by_city,
         provenance=[*inputs.sources, model],
         notes=results.notes,
@@ -1660,3 +1688,161 @@ def report_from(results: Results, *, operators: pd.DataFrame | None = None):
 def as_path(value) -> Path | None:
     """``value`` as a Path (None stays None)."""
     return None if value is None else Path(value)
+
+
+# --------------------------------------------------------------------------- plan years, candidates
+
+
+def measure_trend(results: Results, periods: str = "Q") -> pd.DataFrame:
+    """Per city: stations and per 10k now, the pace of the last four quarters, and
+    whether each of the plan's milestones (and the national ones) is on track.
+
+    Sites without a commissioning date are counted in every period
+    (``attrs["undated"]``); the population is the run's (the 2020 census by default).
+    """
+    from .trend import plan_milestones, station_series, trajectory
+
+    inputs, geometry = results.inputs, results.geometry
+    zone_of = geometry.county_of if inputs.request.level == "county" else geometry.city_of
+    series = station_series(
+        inputs.sites["commissioned"], zone_of, inputs.zones.index, periods=periods,
+        end=pd.Timestamp(inputs.as_of),
+    )  # fmt: skip
+    table = trajectory(
+        series, inputs.population, plan_milestones(inputs.plan, national=True), inputs.as_of
+    )
+    table.insert(0, "name_zh", inputs.zones["name_zh"].reindex(table.index).to_numpy())
+    table.attrs.update(series.attrs)
+    table.attrs["series"] = series
+    return table
+
+
+def new_site_reach(results: Results, band: str = "700MHz") -> float:
+    """Reach (m) of a new rural macro site of ``band`` at the roads' service: the
+    spacing :func:`plan_candidates` places candidates at."""
+    request = results.inputs.request
+    probe = pd.DataFrame({"band": [band], "radius_m": [np.nan]})
+    if request.model == "band-table":
+        model = BandTableModel(results.inputs.settings)
+    else:
+        from .linkbudget import LinkBudgetModel, load_link_budget
+
+        service = results.reach.services.get("roads", "vehicle") if results.reach else "vehicle"
+        model = LinkBudgetModel(
+            load_link_budget(request.link_budget if isinstance(request.link_budget, str) else None),
+            service=service,
+            probability=request.probability,
+        )
+    return float(model.reach_m(probe, np.array([False]))[0])
+
+
+def plan_candidates(
+    results: Results, *, reach_m: float | None = None, band: str = "700MHz", existing=None
+) -> gpd.GeoDataFrame:
+    """New sites that close the expressway gaps of a ``gaps`` or ``report`` run.
+
+    Per zone of the measurement frame, the gap runs are put into the zone's metres and
+    covered by the fewest sites on the road (:func:`geo5g.candidates.gap_candidates`);
+    with ``existing`` towers (a sites layer, e.g. LTE), the towers that close the most
+    gap metres are chosen first (:func:`geo5g.candidates.existing_first`).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        EPSG:4326 points: ``kind`` ("new" or "existing"), ``ref``, ``city_adcode``,
+        ``chainage_m``, ``closes_m``, ``reach_m``.
+    """
+    from .candidates import existing_first, gap_candidates
+
+    gaps = results.gaps.runs
+    gaps = gaps.loc[~gaps["covered"]].reset_index(drop=True)
+    reach_m = float(reach_m) if reach_m is not None else new_site_reach(results, band)
+    frame = results.geometry.frame
+    mid = shapely.line_interpolate_point(np.asarray(gaps.geometry.values), 0.5, normalized=True)
+    zone = frame.zone_of(shapely.get_x(mid))
+    towers = None
+    if existing is not None:
+        from .sites import read_sites
+
+        towers = read_sites(existing, points=False, radios=("NR", "LTE"))
+    parts = []
+    for z in frame.zones:
+        mine = gaps.loc[zone == z.index]
+        if not len(mine):
+            continue
+        metric = to_metric(mine, z.crs, "gaps")
+        if towers is not None:
+            tx, ty = transform_xy(towers["lon"], towers["lat"], "EPSG:4326", z.crs)
+            chosen, metric = existing_first(metric, reach_m, np.column_stack([tx, ty]))
+            if len(chosen):
+                picked = towers.iloc[chosen["tower"].to_numpy()]
+                parts.append(
+                    gpd.GeoDataFrame(
+                        {
+                            "kind": "existing",
+                            "site_id": picked["site_id"].astype(str).to_numpy(),
+                            "closes_m": chosen["closes_m"].to_numpy(),
+                            "reach_m": reach_m,
+                        },
+                        geometry=gpd.points_from_xy(picked["lon"], picked["lat"]),
+                        crs="EPSG:4326",
+                    )
+                )
+        if len(metric):
+            new = gap_candidates(metric, reach_m)
+            new = to_wgs84(new, "candidates")
+            new["kind"], new["reach_m"] = "new", reach_m
+            parts.append(new)
+    if not parts:
+        return gpd.GeoDataFrame(
+            {"kind": [], "closes_m": []}, geometry=np.empty(0, dtype=object), crs="EPSG:4326"
+        )
+    out = pd.concat(parts, ignore_index=True)
+    return gpd.GeoDataFrame(out, geometry="geometry", crs="EPSG:4326")
+
+
+# --------------------------------------------------------------------------- signal map
+
+
+def signal_map(
+    results: Results,
+    out,
+    *,
+    resolution_m: float = 100.0,
+    scheduler=None,
+    service: str | None = None,
+):
+    """Best-server SS-RSRP GeoTIFF of the run's area (:func:`geo5g.signal.signal_raster`).
+
+    The grid is in one conformal CRS of the area (:func:`geo5g.project.conformal_crs`),
+    at the service asked for (default outdoor) and the run's edge probability; bands:
+    RSRP (dBm), serving operator, operators whose users are served (sharing applied).
+    """
+    from .linkbudget import LinkBudgetModel, load_link_budget
+    from .project import conformal_crs
+    from .signal import signal_raster
+
+    inputs, request = results.inputs, results.inputs.request
+    budget = load_link_budget(request.link_budget if isinstance(request.link_budget, str) else None)
+    model = LinkBudgetModel(
+        budget, service=service or request.service or "outdoor", probability=request.probability
+    )
+    bounds = inputs.cities.total_bounds
+    crs = conformal_crs(bounds)
+    x, y = transform_xy(
+        [bounds[0], bounds[2], bounds[0], bounds[2]],
+        [bounds[1], bounds[1], bounds[3], bounds[3]],
+        "EPSG:4326",
+        crs,
+    )
+    grid = (float(np.min(x)), float(np.min(y)), float(np.max(x)), float(np.max(y)))
+    return signal_raster(
+        inputs.sites,
+        model,
+        results.reach.urban,
+        bounds=grid,
+        crs=crs,
+        resolution_m=resolution_m,
+        out=out,
+        scheduler=scheduler,
+    )

@@ -43,6 +43,7 @@ __all__ = [
     "Frame",
     "Zone",
     "area_crs",
+    "conformal_crs",
     "is_site_table",
     "measure_frame",
     "metric_crs",
@@ -286,6 +287,32 @@ class Frame:
         d = np.asarray(degrees, dtype="float64")
         short = 111_319.49 * np.cos(np.radians(lat)) / 1.01
         return np.where(d >= 0, d * short, d * 111_319.49 * 1.01)
+
+
+def conformal_crs(bounds) -> CRS:
+    """One conformal CRS for a grid over ``bounds`` (rasters: one grid, one CRS).
+
+    A transverse Mercator centred on the area up to :data:`MAX_ZONE_WIDTH_DEG` wide,
+    else a Lambert conformal conic with standard parallels at 1/6 and 5/6 of the
+    latitude span. Both are conformal, so a disk stays a disk; its radius is scaled
+    by the point scale factor (``pyproj.Proj.get_factors``), which the callers apply.
+
+    Examples
+    --------
+    >>> conformal_crs((73.5, 18.0, 135.1, 53.6)).coordinate_operation.method_name
+    'Lambert Conic Conformal (2SP)'
+    """
+    minx, miny, maxx, maxy = (float(v) for v in bounds)
+    if maxx - minx <= MAX_ZONE_WIDTH_DEG:
+        return metric_crs(bounds)
+    lon0 = round((minx + maxx) / 2.0, 1)
+    span = maxy - miny
+    lat1, lat2 = round(miny + span / 6, 1), round(maxy - span / 6, 1)
+    lat0 = round((miny + maxy) / 2.0, 1)
+    return CRS.from_proj4(
+        f"+proj=lcc +lat_0={lat0} +lon_0={lon0} +lat_1={lat1} +lat_2={lat2} "
+        "+x_0=0 +y_0=0 +datum=WGS84 +units=m +no_defs"
+    )
 
 
 def measure_frame(bounds, max_width: float = MAX_ZONE_WIDTH_DEG) -> Frame:

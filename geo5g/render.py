@@ -1128,8 +1128,9 @@ def _panel_html(report: Report, leaflet_version: str) -> str:
         + (f"<h2>Notes</h2><ul>{notes}</ul>" if notes else "")
         + '<p class="geo5g-footer">Made with geo5g. Map drawn with Leaflet '
         f"{escape(leaflet_version)} (BSD-2-Clause) through folium; everything this page needs "
-        "is inside this file, so it opens without a network. Tables: scorecard.csv, "
-        "cities.csv, the detail tables' CSVs and coverage.gpkg beside this page.</p>"
+        "is inside this file, so it opens without a network. Tables beside this page: "
+        '<a href="ledger.xlsx">ledger.xlsx</a> (the per-city ledger and every table, for '
+        "Excel), scorecard.csv, cities.csv, the detail tables' CSVs and coverage.gpkg.</p>"
         "</aside>"
     )
 

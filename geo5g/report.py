@@ -177,6 +177,9 @@ class Report:
         coverage_pct, continuous``.
     operator_summary : pandas.DataFrame or None
         Road ``covered_km, coverage_pct`` per operator's users and by n operators.
+    ledger : pandas.DataFrame or None
+        The per-city ledger (:func:`geo5g.ledger.city_ledger`), also written as an
+        Excel workbook beside the page.
     provinces : geopandas.GeoDataFrame or None
         National pages: province outlines with ``name_zh, name_en, population,
         stations, per_10k, cities, cities_met``.
@@ -206,6 +209,7 @@ class Report:
     rsu_by_city: pd.DataFrame | None = None
     line_summary: pd.DataFrame | None = None
     operator_summary: pd.DataFrame | None = None
+    ledger: pd.DataFrame | None = None
     provinces: gpd.GeoDataFrame | None = None
     maritime: gpd.GeoDataFrame | None = None
     provenance: tuple[Provenance, ...] = field(default_factory=tuple)
@@ -406,6 +410,7 @@ def build_report(
     rsu_by_city: pd.DataFrame | None = None,
     line_summary: pd.DataFrame | None = None,
     operator_summary: pd.DataFrame | None = None,
+    ledger: pd.DataFrame | None = None,
     provinces: gpd.GeoDataFrame | None = None,
     maritime: gpd.GeoDataFrame | None = None,
     provenance: Iterable = (),
@@ -451,8 +456,8 @@ def build_report(
         Per road ref (index): ``length_km, covered_km, gap_km, coverage_pct``.
     rsu_by_city : pandas.DataFrame, optional
         Per city adcode (index): ``road_km, rsu_km``.
-    line_summary, operator_summary : pandas.DataFrame, optional
-        The line rule per (ref, city) and the per-operator road coverage.
+    line_summary, operator_summary, ledger : pandas.DataFrame, optional
+        The line rule per (ref, city), the per-operator road coverage, the ledger.
     provinces, maritime : geopandas.GeoDataFrame, optional
         National pages: province outlines with their totals, and the maritime
         boundary lines (drawn with the land boundaries).
@@ -546,6 +551,7 @@ def build_report(
         rsu_by_city=None if rsu_by_city is None else pd.DataFrame(rsu_by_city),
         line_summary=None if line_summary is None else pd.DataFrame(line_summary),
         operator_summary=None if operator_summary is None else pd.DataFrame(operator_summary),
+        ledger=None if ledger is None else pd.DataFrame(ledger),
         provinces=provinces,
         maritime=maritime,
         scorecard=scorecard.loc[:, list(SCORECARD_COLUMNS)].reset_index(drop=True),
