@@ -1046,7 +1046,8 @@ def measure_operators(inputs: Inputs, geometry: Geometry, reach_: Reach, network
     -------
     pandas.DataFrame
         Rows: each operator (``covered_km``, ``coverage_pct``), then ``exactly k`` and
-        ``at least k`` operators for k = 1..4 (``covered_km``, ``coverage_pct``).
+        ``at least k`` operators for k = 1..4 (``covered_km``, ``coverage_pct``); with
+        ports, ``ports_covered`` and ``ports_covered_pct`` on the same rows.
     """
     from itertools import combinations
     from math import comb
@@ -1107,6 +1108,26 @@ def measure_operators(inputs: Inputs, geometry: Geometry, reach_: Reach, network
     ]
     out = pd.DataFrame(rows, columns=["network", "covered_km"]).set_index("network")
     out["coverage_pct"] = 100.0 * out["covered_km"] / total_km if total_km else np.nan
+    if inputs.ports is not None and len(inputs.ports):
+        # ports: covered or not for each operator's users; then counted per port
+        flags = []
+        for op in operators:
+            mask = serves[op] if band_mask is None else serves[op] & band_mask
+            if not mask.any():
+                flags.append(np.zeros(len(inputs.ports), dtype=bool))
+                continue
+            lists = _zone_sites(frame, sites, float(reach_.of("ports").max(initial=0.0)), keep=mask)
+            table = _facilities(
+                inputs, geometry, replace(reach_, sites=lists), inputs.ports, "ports"
+            )
+            flags.append(table["covered"].to_numpy(dtype=bool))
+        flags = np.column_stack(flags)
+        count = flags.sum(axis=1)
+        ports = [int(f.sum()) for f in flags.T]
+        ports += [int((count == k).sum()) for k in range(1, n + 1)]
+        ports += [int((count >= k).sum()) for k in range(1, n + 1)]
+        out["ports_covered"] = ports
+        out["ports_covered_pct"] = 100.0 * out["ports_covered"] / len(inputs.ports)
     return out
 
 

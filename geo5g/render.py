@@ -978,8 +978,9 @@ _DETAIL_COLUMNS = {
     ],
     "operators": [
         ("network", "Users of / covered by", "text", False),
-        ("covered_km", "Covered km", "f1", True),
-        ("coverage_pct", "Covered %", "f1", True),
+        ("covered_km", "Road km covered", "f1", True),
+        ("coverage_pct", "Road %", "f1", True),
+        ("ports_covered", "Ports covered", "f0", True),
     ],
     "gaps": [
         ("ref", "Road", "text", False),
@@ -1028,6 +1029,7 @@ def _cell(value, how: str) -> str:
 def _detail_html(key: str, table: pd.DataFrame) -> str:
     """One sortable detail table; rows with a position zoom the map when clicked."""
     columns = _DETAIL_COLUMNS["place" if key in ("ports", "seats", "places") else key]
+    columns = [c for c in columns if c[0] in table.columns]
     if "class" in table.columns and key == "places":
         columns = [columns[0], ("class", "Class", "text", False), *columns[1:]]
     head = "".join(

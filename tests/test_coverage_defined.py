@@ -75,6 +75,12 @@ def test_operators_and_covered_by_n_operators_add_up():
     assert exactly == pytest.approx(total, rel=1e-9)
     # Telecom and Unicom share one network: never covered for one and not the other
     assert table.loc["China Telecom", "covered_km"] == table.loc["China Unicom", "covered_km"]
+    ports = len(done.ports)
+    assert table.loc["at least 1 operator", "ports_covered"] == int(done.ports["covered"].sum())
+    exactly_ports = sum(
+        table.loc[f"exactly {k} operator{'s' * (k > 1)}", "ports_covered"] for k in range(1, 5)
+    )
+    assert exactly_ports == table.loc["at least 1 operator", "ports_covered"] <= ports
     for k in range(1, 4):
         more = table.loc[f"at least {k + 1} operators", "covered_km"]
         fewer = table.loc[f"at least {k} operator{'s' * (k > 1)}", "covered_km"]
