@@ -28,7 +28,6 @@ import pandas as pd
 import shapely
 from affine import Affine
 from pyproj import CRS
-from scipy import ndimage, signal
 from scipy.spatial import cKDTree
 
 from .errors import CRSError, DataError
@@ -438,7 +437,11 @@ class _Grid:
 def _convolve(values: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     """Sum of ``values`` over the (symmetric) ``kernel`` around every pixel."""
     if kernel.sum() <= _SMALL_KERNEL:
+        from scipy import ndimage  # imported here: scipy.signal costs 0.4 s at every start
+
         return ndimage.correlate(values, kernel.astype("float64"), mode="constant", cval=0.0)
+    from scipy import signal
+
     return signal.fftconvolve(values, kernel.astype("float64"), mode="same")
 
 

@@ -522,7 +522,15 @@ def write_report(
             _write_csv(report.ledger, written["ledger"], index=True)
             written["ledger_xlsx"] = tmp / OUTPUT_FILES["ledger_xlsx"]
             sheets = {"ledger": report.ledger.reset_index(), "scorecard": report.scorecard}
-            sheets.update(detail_tables(report))
+            # the summaries; the long lists (every gap run, place) stay in their CSVs
+            details = detail_tables(report)
+            sheets.update(
+                {
+                    k: details[k]
+                    for k in ("provinces", "roads", "lines", "rsu", "operators")
+                    if k in details
+                }
+            )
             write_ledger_xlsx(sheets, written["ledger_xlsx"])
 
         if _gpkg_layers(report):
