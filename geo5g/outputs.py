@@ -380,6 +380,7 @@ def _gpkg_layers(report: Report) -> dict[str, gpd.GeoDataFrame]:
         "places": report.places,
         "provinces": report.provinces,
         "maritime": report.maritime,
+        "candidates": report.candidates,
         "site_density": report.site_hex,
     }
     return {name: layer for name, layer in layers.items() if layer is not None and len(layer)}

@@ -1625,30 +1625,38 @@ def _province_totals(cities, table) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(totals, geometry=geoms.reindex(totals.index).values, crs=cities.crs)
 
 
-def ledger_of(results: Results) -> pd.DataFrame:
+def ledger_of(results: Results, *, trend=None, candidates=None) -> pd.DataFrame:
     """The per-city ledger a bureau files (:func:`geo5g.ledger.city_ledger`): density,
     on track for the plan's milestone, gap km, candidate sites that close the gaps,
-    RSU km."""
+    RSU km. ``trend`` and ``candidates`` are computed when not given."""
     from .ledger import city_ledger
 
     table = results.density.table
     on_track = None
-    if results.inputs.sites is not None and results.inputs.sites["commissioned"].notna().any():
-        trend = measure_trend(results)
+    if trend is None:
+        trend = _trend_or_none(results)
+    if trend is not None:
         column = f"on_track_{results.inputs.plan.id}"
         if column in trend.columns:
             on_track = trend[column]
-    gap_km = candidates = rsu_km = None
+    gap_km = rsu_km = None
     if results.gaps is not None:
         gap_km = results.gaps.by_city["gap_km"]
-        found = plan_candidates(results)
-        if len(found):
-            candidates = found.loc[found["kind"] == "new"]
+        if candidates is None:
+            candidates = plan_candidates(results)
+    new = None
+    if candidates is not None and len(candidates):
+        new = candidates.loc[candidates["kind"] == "new"]
     if results.rsu is not None:
         rsu_km = results.rsu.by_city["rsu_km"]
-    return city_ledger(
-        table, on_track=on_track, gap_km=gap_km, candidates=candidates, rsu_km=rsu_km
-    )
+    return city_ledger(table, on_track=on_track, gap_km=gap_km, candidates=new, rsu_km=rsu_km)
+
+
+def _trend_or_none(results: Results):
+    sites = results.inputs.sites
+    if sites is None or not sites["commissioned"].notna().any():
+        return None
+    return measure_trend(results)
 
 
 def report_from(results: Results, *, operators: pd.DataFrame | None = None):
@@ -1673,6 +1681,8 @@ def report_from(results: Results, *, operators: pd.DataFrame | None = None):
     density = results.density
     gaps = results.gaps
     cities, city_density = inputs.cities, density.table
+    trend = _trend_or_none(results) if density is not None else None
+    candidates = plan_candidates(results) if gaps is not None else None
     provinces = maritime = None
     if _is_national(inputs):
         cities, city_density = _with_other_units(cities, city_density)
@@ -1698,7 +1708,11 @@ def report_from(results: Results, *, operators: pd.DataFrame | None = None):
         road_summary=None if gaps is None else gaps.by_ref,
         line_summary=None if gaps is None else gaps.lines,
         operator_summary=operators,
-        ledger=ledger_of(results) if results.density is not None else None,
+        ledger=ledger_of(results, trend=trend, candidates=candidates)
+        if results.density is not None
+        else None,
+        candidates=candidates,
+        trend=None if trend is None else trend.attrs.get("series"),
         rsu_by_city=None if results.rsu is None else results.rsu.by_city,
         provenance=[*inputs.sources, model],
         notes=results.notes,

@@ -339,6 +339,15 @@ def layer_infos(report: Report) -> list[LayerInfo]:
             infos.append(LayerInfo(key, title, road_flags))
     if _present(report.sites_few):
         infos.append(LayerInfo("sites", "Sites", _flags(report, "sites")))
+    if _present(report.candidates):
+        infos.append(
+            LayerInfo(
+                "candidates",
+                f"Candidate sites closing the gaps ({len(report.candidates):,})",
+                ("SYNTHETIC",) if report.kinds("sites") & {"synthetic"} else (),
+                show=False,
+            )
+        )
     for key, title, inputs in (
         ("ports", "Ports", ("ports", "sites")),
         ("seats", "County seats", ("boundaries", "sites")),
@@ -747,6 +756,36 @@ def _layer_data(report: Report, info: LayerInfo, tolerance: float) -> tuple[str,
             "sticky": False,
         }
         return _data_json(_feature_collection(sites, props)), spec
+    if key == "candidates":
+        found = to_wgs84(report.candidates, "candidates")
+        props = pd.DataFrame(
+            {
+                "t": np.where(found["kind"] == "new", "new site", "existing tower"),
+                "ref": escape_series(found.get("ref", pd.Series("", index=found.index))),
+                "closes_m": found["closes_m"].round(0),
+                "reach_m": found.get("reach_m", pd.Series(np.nan, index=found.index)).round(0),
+            }
+        )
+        spec = {
+            "kind": "points",
+            "pane": "points",
+            "style": {
+                "radius": 4,
+                "color": "#4a1486",
+                "weight": 1.5,
+                "fillColor": "#ffffff",
+                "fillOpacity": 1,
+            },
+            "highlight": {"weight": 3},
+            "title": "t",
+            "fields": [
+                ["ref", "Road", "text"],
+                ["closes_m", "Gap it closes", "m"],
+                ["reach_m", "Reach (spacing)", "m"],
+            ],
+            "sticky": False,
+        }
+        return _data_json(_feature_collection(found, props)), spec
     if key in ("ports", "seats", "places"):
         ports = to_wgs84(getattr(report, key), key)
         geoms = ports.geometry.array.to_numpy()
@@ -849,6 +888,8 @@ def _legend_html(report: Report, infos: list[LayerInfo]) -> str:
             rows = [(_swatch(colour, "line" + (" cased" if info.key == "gaps" else "")), text)]
         elif info.key == "sites":
             rows = [(_swatch("#f8fafc", "dot"), "one site")]
+        elif info.key == "candidates":
+            rows = [(_swatch("#ffffff", "dot"), "a new site on the road (1-D greedy cover)")]
         elif info.key in ("ports", "seats", "places"):
             rows = [
                 (_swatch(_COVERED, "dot"), "covered"),
@@ -1069,6 +1110,77 @@ def _detail_html(key: str, table: pd.DataFrame) -> str:
     )
 
 
+_CHART_MAX_ZONES = 40  # small multiples stay readable up to a province's cities
+
+
+def _trend_svg(report: Report) -> str:
+    """Small multiples of stations per 10k by period, one per city, the target dashed.
+
+    Drawn by matplotlib into inline SVG with the text kept as text (the browser's own
+    CJK fonts render the city names; nothing is fetched).
+    """
+    trend = report.trend
+    if trend is None or not len(trend) or len(trend) > _CHART_MAX_ZONES:
+        return ""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib import pyplot as plt
+
+    zones = report.zones
+    population = pd.to_numeric(zones["population"], errors="coerce").reindex(trend.index)
+    if not population.notna().any():
+        return ""
+    dates = pd.to_datetime(trend.columns)
+    n = len(trend)
+    cols = 4
+    rows = -(-n // cols)
+    import logging
+
+    # text stays text in the SVG (the browser's fonts draw Chinese); matplotlib need not
+    # find a CJK font itself, so its "font not found" notes are noise here
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
+    with plt.rc_context(
+        {
+            "svg.fonttype": "none",
+            "font.family": "sans-serif",
+            "font.sans-serif": ["Noto Sans CJK SC", "Source Han Sans SC", "DejaVu Sans"],
+            "font.size": 7,
+        }
+    ):
+        fig, axes = plt.subplots(rows, cols, figsize=(6.2, 1.25 * rows), sharex=True, squeeze=False)
+        per10k = trend.to_numpy(dtype="float64") / population.to_numpy()[:, None] * 1e4
+        top = float(np.nanmax(per10k)) if np.isfinite(per10k).any() else 1.0
+        targets = pd.to_numeric(zones["target"], errors="coerce").reindex(trend.index)
+        for i, ax in enumerate(axes.ravel()):
+            if i >= n:
+                ax.axis("off")
+                continue
+            ax.plot(dates, per10k[i], color="#2166ac", linewidth=1.2)
+            if np.isfinite(targets.iloc[i]):
+                ax.axhline(targets.iloc[i], color="#b2182b", linewidth=0.8, linestyle="--")
+            ax.set_ylim(
+                0, max(top, float(np.nanmax(targets)) if targets.notna().any() else 0) * 1.1
+            )
+            ax.set_title(str(zones["name_zh"].get(trend.index[i], trend.index[i])), pad=2)
+            ax.tick_params(length=2, pad=1)
+            ax.spines[["top", "right"]].set_visible(False)
+        import matplotlib.dates as mdates
+
+        span_years = max(1, (dates.max() - dates.min()).days // 365)
+        for ax in axes.ravel():
+            ax.xaxis.set_major_locator(mdates.YearLocator(max(1, -(-span_years // 3))))
+            ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+        fig.tight_layout(pad=0.4)
+        out = io.StringIO()
+        fig.savefig(out, format="svg")
+        plt.close(fig)
+    svg = out.getvalue()
+    return svg[svg.index("<svg") :]
+
+
 def _details_html(report: Report) -> str:
     from .report import detail_tables
 
@@ -1114,6 +1226,13 @@ def _panel_html(report: Report, leaflet_version: str) -> str:
     plan = report.plan
     source = f' <span class="small">({escape(plan.source)})</span>' if plan.source else ""
     notes = "".join(f"<li>{_lines(n)}</li>" for n in report.notes)
+    chart = _trend_svg(report)
+    chart_html = (
+        "<h2>Stations per 10k residents by quarter (target dashed)</h2>"
+        f'<div class="geo5g-chart">{chart}</div>'
+        if chart
+        else ""
+    )
     return (
         '<aside class="geo5g-panel" id="geo5g-panel">'
         f"<h1>{escape(report.title)}</h1>"
@@ -1124,6 +1243,7 @@ def _panel_html(report: Report, leaflet_version: str) -> str:
         f"{_scorecard_html(report.scorecard)}"
         f"<h2>Cities against the density target ({n_met} of {n_known} meet it)</h2>"
         f"{_cities_html(zones)}"
+        f"{chart_html}"
         f"{_details_html(report)}"
         "<h2>Data and model</h2>"
         f"{_provenance_html(report)}"

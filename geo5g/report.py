@@ -180,6 +180,10 @@ class Report:
     ledger : pandas.DataFrame or None
         The per-city ledger (:func:`geo5g.ledger.city_ledger`), also written as an
         Excel workbook beside the page.
+    candidates : geopandas.GeoDataFrame or None
+        Candidate sites that close the gaps (:func:`geo5g.pipeline.plan_candidates`).
+    trend : pandas.DataFrame or None
+        Stations per city (index adcode) at each period end (columns: dates).
     provinces : geopandas.GeoDataFrame or None
         National pages: province outlines with ``name_zh, name_en, population,
         stations, per_10k, cities, cities_met``.
@@ -210,6 +214,8 @@ class Report:
     line_summary: pd.DataFrame | None = None
     operator_summary: pd.DataFrame | None = None
     ledger: pd.DataFrame | None = None
+    candidates: gpd.GeoDataFrame | None = None
+    trend: pd.DataFrame | None = None
     provinces: gpd.GeoDataFrame | None = None
     maritime: gpd.GeoDataFrame | None = None
     provenance: tuple[Provenance, ...] = field(default_factory=tuple)
@@ -411,6 +417,8 @@ def build_report(
     line_summary: pd.DataFrame | None = None,
     operator_summary: pd.DataFrame | None = None,
     ledger: pd.DataFrame | None = None,
+    candidates: gpd.GeoDataFrame | None = None,
+    trend: pd.DataFrame | None = None,
     provinces: gpd.GeoDataFrame | None = None,
     maritime: gpd.GeoDataFrame | None = None,
     provenance: Iterable = (),
@@ -458,6 +466,8 @@ def build_report(
         Per city adcode (index): ``road_km, rsu_km``.
     line_summary, operator_summary, ledger : pandas.DataFrame, optional
         The line rule per (ref, city), the per-operator road coverage, the ledger.
+    candidates, trend : optional
+        Candidate sites (points with ``kind``) and the stations per city per period.
     provinces, maritime : geopandas.GeoDataFrame, optional
         National pages: province outlines with their totals, and the maritime
         boundary lines (drawn with the land boundaries).
@@ -552,6 +562,8 @@ def build_report(
         line_summary=None if line_summary is None else pd.DataFrame(line_summary),
         operator_summary=None if operator_summary is None else pd.DataFrame(operator_summary),
         ledger=None if ledger is None else pd.DataFrame(ledger),
+        candidates=_check_layer(candidates, "candidates", ("kind",), _POINT_TYPES, "points"),
+        trend=None if trend is None else pd.DataFrame(trend),
         provinces=provinces,
         maritime=maritime,
         scorecard=scorecard.loc[:, list(SCORECARD_COLUMNS)].reset_index(drop=True),

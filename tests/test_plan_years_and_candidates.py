@@ -95,3 +95,18 @@ def test_cli_coverage_raster_and_popcover(tmp_path):
     assert res.exit_code == 0, res.output
     table = pd.read_csv(__import__("io").StringIO(res.stdout))
     assert (table["covered"] <= table["population"]).all() and table["covered"].sum() > 0
+
+
+def test_the_report_shows_the_trend_chart_and_the_candidates(tmp_path):
+    res = CliRunner().invoke(cli, ["-q", "report", "--out", str(tmp_path / "r")])
+    assert res.exit_code == 0, res.output
+    page = (tmp_path / "r" / "index.html").read_text(encoding="utf-8")
+    chart = page[page.index('class="geo5g-chart">') :]
+    assert chart[len('class="geo5g-chart">') :].lstrip().startswith("<svg")
+    assert "南京市</text>" in chart  # names stay text: the browser's CJK fonts draw them
+    assert "Candidate sites closing the gaps" in page
+    assert (tmp_path / "r" / "index.html").stat().st_size <= 5_000_000  # issue 16: ≤ 5 MB
+    import geopandas as gpd
+
+    found = gpd.read_file(tmp_path / "r" / "coverage.gpkg", layer="candidates")
+    assert len(found) > 0 and found.crs.to_epsg() == 4326
