@@ -736,6 +736,27 @@ def trend_cmd(obj, province, plan, sites, coords, periods, series, fmt, output):
 )
 @click.option("--reach-m", type=click.FloatRange(min=1, max=100_000), default=None)
 @click.option(
+    "--target",
+    type=click.Choice(["gaps", "density"]),
+    default="gaps",
+    show_default=True,
+    help="Close the expressway gaps, or place each city's shortfall of stations where they "
+    "cover the most residents not yet covered (needs --population).",
+)
+@click.option(
+    "--population",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Population GeoTIFF for --target density (e.g. WorldPop).",
+)
+@click.option(
+    "--resolution",
+    type=click.FloatRange(min=50, max=5000),
+    default=500.0,
+    show_default=True,
+    help="Grid of --target density, metres.",
+)
+@click.option(
     "--out",
     type=click.Path(dir_okay=False),
     default=None,
@@ -747,12 +768,33 @@ def trend_cmd(obj, province, plan, sites, coords, periods, series, fmt, output):
 @click.pass_obj
 @_library_errors
 def candidates_cmd(
-    obj, province, plan, sites, coords, roads, existing, new_band, reach_m, out, fmt, coverage
-):
-    """New sites (and existing towers) that close the expressway gaps, per city."""
-    from .pipeline import Request, plan_candidates, run
+    obj, province, plan, sites, coords, roads, existing, new_band, reach_m, target, population,
+    resolution, out, fmt, coverage,
+):  # fmt: skip
+    """New sites that close the expressway gaps (existing towers first), or that place each
+    city's shortfall where most residents are not yet covered."""
+    from .pipeline import Request, density_candidates, plan_candidates, run
 
     _require_sites_for_coords(coords, sites)
+    if target == "density":
+        if population is None:
+            raise click.UsageError("--target density needs --population FILE (a GeoTIFF)")
+        request = Request(province=province, plan=plan, sites=sites, coords=coords, **coverage)
+        done = run(request, "report", timer=obj.stage)  # density and reach, together
+        with obj.stage("candidates"):
+            found = density_candidates(
+                done, population, resolution_m=resolution, reach_m=reach_m, band=new_band
+            )
+        table = (
+            pd.DataFrame(found.drop(columns="geometry"))
+            .groupby("city_adcode")
+            .agg(sites=("people", "size"), people=("people", "sum"))
+        )
+        _emit(table, fmt, None)
+        obj.info(f"{len(found):,} new sites place the cities' shortfall ({new_band}, greedy)")
+        if out:
+            _write_tables(out, {"candidates": found}, obj)
+        return
     request = Request(
         province=province, plan=plan, sites=sites, coords=coords, roads=roads, **coverage
     )  # fmt: skip

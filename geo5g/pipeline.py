@@ -1881,3 +1881,99 @@ def signal_map(
         out=out,
         scheduler=scheduler,
     )
+
+
+def density_candidates(
+    results: Results,
+    population,
+    *,
+    resolution_m: float = 100.0,
+    band: str = "3.5GHz",
+    reach_m: float | None = None,
+) -> gpd.GeoDataFrame:
+    """Where each city's shortfall of stations should go: the new sites that cover the
+    most residents not yet covered (lazy greedy maximum coverage).
+
+    The population raster is warped (sums kept) onto a grid of ``resolution_m`` in the
+    area's conformal CRS; pixels already within reach of a site are covered; each city
+    below its target gets its ``shortfall`` of new sites among its own pixel centres.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        EPSG:4326 points: ``city_adcode``, ``rank``, ``people`` (newly covered),
+        ``cumulative``, ``reach_m``.
+    """
+    import rasterio
+    from rasterio.features import rasterize
+    from rasterio.warp import Resampling, reproject
+
+    from .candidates import population_candidates
+    from .popcover import coverage_mask
+    from .project import conformal_crs
+
+    inputs = results.inputs
+    table = results.density.table
+    short = pd.to_numeric(table["shortfall"], errors="coerce").fillna(0).astype(int)
+    short = short[short > 0]
+    reach_m = float(reach_m) if reach_m is not None else new_site_reach(results, band)
+    bounds = inputs.cities.total_bounds
+    crs = conformal_crs(bounds)
+    x, y = transform_xy(
+        [bounds[0], bounds[2], bounds[0], bounds[2]],
+        [bounds[1], bounds[1], bounds[3], bounds[3]],
+        "EPSG:4326",
+        crs,
+    )
+    x0, y1 = float(np.min(x)), float(np.max(y))
+    width = int(np.ceil((np.max(x) - x0) / resolution_m))
+    height = int(np.ceil((y1 - np.min(y)) / resolution_m))
+    from affine import Affine
+
+    grid = Affine(resolution_m, 0.0, x0, 0.0, -resolution_m, y1)
+    people = np.zeros((height, width), dtype="float32")
+    with rasterio.open(population) as src:
+        reproject(
+            rasterio.band(src, 1),
+            people,
+            dst_transform=grid,
+            dst_crs=crs.to_wkt(),
+            dst_nodata=0.0,
+            resampling=Resampling.sum,  # people are counted, not averaged
+        )
+    people = np.where(np.isfinite(people) & (people > 0), people, 0.0)
+    covered = coverage_mask((height, width), grid, crs, inputs.sites, results.reach.of("popcover"))
+    cities = to_metric(inputs.zones, crs, "zones")
+    label = rasterize(
+        zip(cities.geometry.values, range(1, len(cities) + 1), strict=True),
+        out_shape=(height, width),
+        transform=grid,
+        fill=0,
+        dtype="int32",
+    )
+    parts = []
+    for adcode, n in short.items():  # a handful of cities below target
+        k = cities.index.get_loc(adcode) + 1
+        rows, cols = np.nonzero(label == k)
+        if not len(rows):
+            continue
+        cx = grid.c + (cols + 0.5) * grid.a
+        cy = grid.f + (rows + 0.5) * grid.e
+        mine = np.where(label == k, people, 0.0)
+        picked = population_candidates(
+            mine, grid, crs, covered, int(n), reach_m, candidates_xy=np.column_stack([cx, cy])
+        )
+        if len(picked):
+            picked = picked.assign(city_adcode=adcode)
+            parts.append(picked)
+    if not parts:
+        return gpd.GeoDataFrame(
+            {"city_adcode": [], "people": []}, geometry=np.empty(0, dtype=object), crs="EPSG:4326"
+        )
+    out = pd.concat(parts).reset_index()
+    lon, lat = transform_xy(out["x"], out["y"], crs, "EPSG:4326")
+    return gpd.GeoDataFrame(
+        out.drop(columns=["x", "y"]).assign(reach_m=reach_m),
+        geometry=gpd.points_from_xy(lon, lat),
+        crs="EPSG:4326",
+    )

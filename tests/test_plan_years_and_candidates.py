@@ -110,3 +110,32 @@ def test_the_report_shows_the_trend_chart_and_the_candidates(tmp_path):
 
     found = gpd.read_file(tmp_path / "r" / "coverage.gpkg", layer="candidates")
     assert len(found) > 0 and found.crs.to_epsg() == 4326
+
+
+def test_density_candidates_cover_residents_not_yet_covered(tmp_path):
+    import numpy as np
+    import rasterio
+    from affine import Affine
+
+    pop = tmp_path / "pop.tif"
+    values = np.random.default_rng(5).gamma(0.5, 8, (450, 560)).astype("float32")
+    profile = dict(driver="GTiff", width=560, height=450, count=1, dtype="float32",
+                   crs="EPSG:4326", transform=Affine(0.01, 0, 116.3, 0, -0.01, 35.2))  # fmt: skip
+    with rasterio.open(pop, "w", **profile) as dst:
+        dst.write(values, 1)
+    out = tmp_path / "d.gpkg"
+    args = ["candidates", "--target", "density", "--population", str(pop), "--resolution", "2000"]
+    res = CliRunner().invoke(cli, [*args, "--out", str(out)], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    import geopandas as gpd
+
+    found = gpd.read_file(out)
+    done = run(Request(province="jiangsu"), "density")
+    short = done.density.table["shortfall"]
+    per_city = found.groupby("city_adcode").size()
+    assert (per_city <= short.reindex(per_city.index)).all()  # never more than the shortfall
+    assert (found["people"] > 0).all()
+    for _, city in found.groupby("city_adcode"):  # each next pick adds no more than the last
+        assert city.sort_values("rank")["people"].is_monotonic_decreasing
+    res = CliRunner().invoke(cli, ["candidates", "--target", "density"])
+    assert res.exit_code == 2 and "needs --population" in res.output
