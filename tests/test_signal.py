@@ -5,6 +5,7 @@ Expected values are written out from TR 38.901 Table 7.4.1-1 with literal number
 feeder, 273 RB), never taken from the functions under test.
 """
 
+import dataclasses
 import math
 
 import geopandas as gpd
@@ -441,3 +442,92 @@ def test_population_refusals(tmp_path):
         population_covered_by_signal(grid, pop, None, float("nan"))
     with pytest.raises(InputError, match="cannot open"):
         population_covered_by_signal(grid, tmp_path / "missing.tif", None, THRESHOLD)
+
+
+# --------------------------------------------------------------------------- compiled kernel
+
+
+def numpy_raster(*args, **kwargs):
+    """signal_raster computed by the numpy reference tiles instead of the numba kernel."""
+    kernel = signal._kernel
+    signal._kernel = lambda: None
+    try:
+        return signal_raster(*args, **kwargs)
+    finally:
+        signal._kernel = kernel
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.sampled_from(list(SETTINGS.bands)),
+    st.sampled_from(["UMa", "UMi", "RMa"]),
+    st.floats(3.0, 150.0),
+    st.sampled_from(SERVICES),
+    st.sampled_from(LOS_MODES),
+    st.sampled_from([0.5, 0.9, 0.99]),
+)
+def test_kernel_terms_give_rsrp_dbm(band, scenario, height, service, los, probability):
+    model = LinkBudgetModel(SETTINGS, service=service, probability=probability, los=los)
+    sites = pd.DataFrame({"band": [band], "scenario": [scenario], "height_m": [height]})
+    p = site_rsrp_params(model, sites, np.array([scenario != "RMa"]))
+    cf = signal._coefficients(p)
+    mode = signal._LOS_CODE[los]
+    edges = [0.0, 5.0, 10.0, 18.0, 5000.0, 5000.5, 10_000.0]
+    d = np.concatenate([edges, np.geomspace(1, 12e3, 60)])
+    want = rsrp_dbm(p, d[:, None])[:, 0]
+    got = np.array([signal._value(cf, 0, float(v), p.z, mode) for v in d])
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_allclose(got[~np.isnan(want)], want[~np.isnan(want)], rtol=0, atol=1e-9)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.integers(1, 60),
+    st.integers(0, 2**16),
+    st.sampled_from(SERVICES),
+    st.sampled_from(LOS_MODES),
+    st.sampled_from([0.5, 0.9, 0.99]),
+    st.sampled_from([37.0, 150.0, 400.0]),
+    st.integers(0, 5),
+)
+def test_kernel_equals_the_numpy_reference(n, seed, service, los, probability, res, twins):
+    sites, urban = random_sites(n, seed, spread=8000.0)
+    if twins:  # co-located copies of the first site: ties go to the earlier site
+        sites = pd.concat([sites, sites.iloc[[0] * twins]], ignore_index=True)
+        sites.attrs["crs"] = "EPSG:4326"
+        urban = np.concatenate([urban, np.repeat(urban[:1], twins)])
+    model = LinkBudgetModel(SETTINGS, service=service, probability=probability, los=los)
+    kw = {
+        "bounds": (X0 - 9000, Y0 - 7000, X0 + 9000, Y0 + 7000),
+        "crs": CRS,
+        "resolution_m": res,
+        "tile_px": 32,
+    }
+    got = signal_raster(sites, model, urban, **kw)
+    want = numpy_raster(sites, model, urban, **kw)
+    np.testing.assert_array_equal(np.isnan(got.rsrp_dbm), np.isnan(want.rsrp_dbm))
+    np.testing.assert_allclose(got.rsrp_dbm, want.rsrp_dbm, rtol=0, atol=1e-4)
+    np.testing.assert_array_equal(got.operator, want.operator)
+    np.testing.assert_array_equal(got.operators, want.operators)
+
+
+def test_kernel_prunes_only_where_the_rsrp_falls_with_distance():
+    sites, urban = random_sites(5, seed=1)
+    assert signal._kernel() is not None  # numba is a dependency: the tests run the kernel
+    assert signal._may_prune(site_rsrp_params(MODEL, sites, urban))
+    params = site_rsrp_params(MODEL, sites, urban)
+    # Φ⁻¹(p) < 0 (p < 0.5, which the model refuses): RMa's LOS σ step would raise the RSRP
+    assert not signal._may_prune(dataclasses.replace(params, z=-0.5))
+
+
+def test_kernel_equals_the_reference_on_a_dense_network():
+    # many overlapping cells: the block bounds of the kernel prune most sites here
+    sites, urban = random_sites(400, seed=5, spread=6000.0)
+    kw = {"bounds": (X0 - 7000, Y0 - 7000, X0 + 7000, Y0 + 7000), "crs": CRS, "resolution_m": 70}
+    for model in (MODEL, LinkBudgetModel(SETTINGS, service="indoor", los="weighted")):
+        got = signal_raster(sites, model, urban, **kw)
+        want = numpy_raster(sites, model, urban, **kw)
+        np.testing.assert_array_equal(np.isnan(got.rsrp_dbm), np.isnan(want.rsrp_dbm))
+        np.testing.assert_allclose(got.rsrp_dbm, want.rsrp_dbm, rtol=0, atol=1e-4)
+        np.testing.assert_array_equal(got.operator, want.operator)
+        np.testing.assert_array_equal(got.operators, want.operators)
