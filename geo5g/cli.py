@@ -992,6 +992,13 @@ def rsu_cmd(obj, province, plan, roads, rsu, rsu_coords, by, out, fmt):
     "scenic_spot, airport …). Default: the bundled civil airports.",
 )
 @click.option(
+    "--signal",
+    "signal_m",
+    type=click.FloatRange(min=100, max=10_000),
+    default=None,
+    help="Add the best-server SS-RSRP as a map layer at this pixel size (m), e.g. 1000.",
+)
+@click.option(
     "--operators",
     "by_operator",
     is_flag=True,
@@ -1015,6 +1022,7 @@ def report_cmd(
     tiles,
     out,
     places,
+    signal_m,
     by_operator,
     coverage,
 ):
@@ -1042,7 +1050,13 @@ def report_cmd(
             operators = measure_operators(
                 done.inputs, done.geometry, done.reach, done.gaps.networks
             )
-    report = report_from(done, operators=operators)
+    signal = None
+    if signal_m is not None:
+        from .pipeline import signal_overlay
+
+        with obj.stage("signal"):
+            signal = signal_overlay(done, resolution_m=signal_m)
+    report = report_from(done, operators=operators, signal=signal)
     with obj.stage("render"):
         paths = write_report(report, out, tiles=tiles, progress=obj.progress)
     card = report.scorecard

@@ -1659,10 +1659,13 @@ def _trend_or_none(results: Results):
     return measure_trend(results)
 
 
-def report_from(results: Results, *, operators: pd.DataFrame | None = None):
+def report_from(
+    results: Results, *, operators: pd.DataFrame | None = None, signal: dict | None = None
+):
     """The :class:`geo5g.report.Report` of a ``report`` run.
 
-    ``operators`` (from :func:`measure_operators`) adds the per-operator road table.
+    ``operators`` (from :func:`measure_operators`) adds the per-operator road table,
+    ``signal`` (from :func:`signal_overlay`) the SS-RSRP layer.
     """
     from .report import Provenance, build_report
 
@@ -1713,6 +1716,7 @@ def report_from(results: Results, *, operators: pd.DataFrame | None = None):
         else None,
         candidates=candidates,
         trend=None if trend is None else trend.attrs.get("series"),
+        signal=signal,
         rsu_by_city=None if results.rsu is None else results.rsu.by_city,
         provenance=[*inputs.sources, model],
         notes=results.notes,
@@ -1977,3 +1981,89 @@ def density_candidates(
         geometry=gpd.points_from_xy(lon, lat),
         crs="EPSG:4326",
     )
+
+
+#: SS-RSRP classes of the page's signal overlay (dBm, lower edges) and their colours:
+#: the threshold class and above in greens, below it a pale grey, unreached transparent.
+SIGNAL_CLASSES = ((-85.0, "#006837"), (-95.0, "#31a354"), (-105.0, "#a1d99b"), (-135.0, "#d9d9d9"))
+
+
+def signal_overlay(results: Results, *, resolution_m: float = 1000.0, service=None) -> dict:
+    """The best-server SS-RSRP as a coloured PNG for the page (``Report.signal``).
+
+    The raster of :func:`signal_map` is warped (nearest pixel) to Web Mercator — the
+    map's display projection, so Leaflet's image overlay is not distorted — and
+    classed by :data:`SIGNAL_CLASSES`; the PNG is encoded by GDAL (no imaging library).
+
+    Returns
+    -------
+    dict
+        ``url`` (a data: URL), ``bounds`` ([[south, west], [north, east]]),
+        ``classes`` (edges and colours), ``resolution_m``, ``service``.
+    """
+    import base64
+    import warnings
+
+    from affine import Affine
+    from rasterio.errors import NotGeoreferencedWarning
+    from rasterio.io import MemoryFile
+    from rasterio.warp import Resampling, reproject
+
+    grid = signal_map(results, None, resolution_m=resolution_m, service=service)
+    src = grid.rsrp_dbm.astype("float32")
+    h, w = src.shape
+    left, top = grid.transform.c, grid.transform.f
+    right, bottom = left + grid.transform.a * w, top + grid.transform.e * h
+    dst_crs = "EPSG:3857"
+    # the destination grid: the source's outline (densified) in Web Mercator, at the
+    # source's pixel size (the Mercator scale at the area's latitude applied)
+    t = np.linspace(0.0, 1.0, 65)
+    ox = np.concatenate([left + (right - left) * t, np.full(65, right),
+                         right - (right - left) * t, np.full(65, left)])  # fmt: skip
+    oy = np.concatenate([np.full(65, bottom), bottom + (top - bottom) * t,
+                         np.full(65, top), top - (top - bottom) * t])  # fmt: skip
+    mx, my = transform_xy(ox, oy, grid.crs, dst_crs)
+    _, lat = transform_xy(ox, oy, grid.crs, "EPSG:4326")
+    size = resolution_m / np.cos(np.radians(float(np.mean(lat))))
+    dw = int(np.ceil((mx.max() - mx.min()) / size))
+    dh = int(np.ceil((my.max() - my.min()) / size))
+    transform = Affine(size, 0.0, float(mx.min()), 0.0, -size, float(my.max()))
+    out = np.full((dh, dw), np.nan, dtype="float32")
+    reproject(
+        src,
+        out,
+        src_transform=grid.transform,
+        src_crs=grid.crs,
+        dst_transform=transform,
+        dst_crs=dst_crs,
+        src_nodata=np.nan,
+        dst_nodata=np.nan,
+        resampling=Resampling.nearest,
+    )
+    rgba = np.zeros((4, dh, dw), dtype="uint8")
+    assigned = np.zeros((dh, dw), dtype=bool)
+    for edge, colour in SIGNAL_CLASSES:
+        sel = ~assigned & np.isfinite(out) & (out >= edge)
+        for band, value in enumerate(int(colour[i : i + 2], 16) for i in (1, 3, 5)):
+            rgba[band][sel] = value
+        rgba[3][sel] = 200
+        assigned |= sel
+    with warnings.catch_warnings(), MemoryFile() as mem:
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # a PNG is a picture
+        with mem.open(driver="PNG", width=dw, height=dh, count=4, dtype="uint8") as png:
+            png.write(rgba)
+        data = mem.read()
+    west, south = transform_xy(
+        [transform.c], [transform.f + transform.e * dh], dst_crs, "EPSG:4326"
+    )
+    east, north = transform_xy(
+        [transform.c + transform.a * dw], [transform.f], dst_crs, "EPSG:4326"
+    )
+    return {
+        "url": "data:image/png;base64," + base64.b64encode(data).decode("ascii"),
+        "bounds": [[float(south[0]), float(west[0])], [float(north[0]), float(east[0])]],
+        "classes": [[edge, colour] for edge, colour in SIGNAL_CLASSES],
+        "threshold_dbm": float(grid.threshold_dbm),
+        "resolution_m": float(resolution_m),
+        "service": service or results.inputs.request.service or "outdoor",
+    }

@@ -339,6 +339,16 @@ def layer_infos(report: Report) -> list[LayerInfo]:
             infos.append(LayerInfo(key, title, road_flags))
     if _present(report.sites_few):
         infos.append(LayerInfo("sites", "Sites", _flags(report, "sites")))
+    if report.signal:
+        sig = report.signal
+        infos.append(
+            LayerInfo(
+                "signal",
+                f"SS-RSRP, best server ({sig['service']}, {sig['resolution_m']:g} m)",
+                _flags(report, "sites", "coverage model"),
+                show=False,
+            )
+        )
     if _present(report.candidates):
         infos.append(
             LayerInfo(
@@ -756,6 +766,10 @@ def _layer_data(report: Report, info: LayerInfo, tolerance: float) -> tuple[str,
             "sticky": False,
         }
         return _data_json(_feature_collection(sites, props)), spec
+    if key == "signal":
+        sig = report.signal
+        spec = {"kind": "image", "pane": "density", "opacity": 0.75, "interactive": False}
+        return _script_json({"url": sig["url"], "bounds": sig["bounds"]}), spec
     if key == "candidates":
         found = to_wgs84(report.candidates, "candidates")
         props = pd.DataFrame(
@@ -888,6 +902,16 @@ def _legend_html(report: Report, infos: list[LayerInfo]) -> str:
             rows = [(_swatch(colour, "line" + (" cased" if info.key == "gaps" else "")), text)]
         elif info.key == "sites":
             rows = [(_swatch("#f8fafc", "dot"), "one site")]
+        elif info.key == "signal":
+            edges = [c[0] for c in report.signal["classes"]]
+            rows = []
+            for i, (edge, colour) in enumerate(report.signal["classes"]):
+                upper = "" if i == 0 else f" to {edges[i - 1]:g}"
+                label = f"≥ {edge:g} dBm" if i == 0 else f"{edge:g}{upper} dBm"
+                if edge < report.signal["threshold_dbm"]:
+                    label = f"below {report.signal['threshold_dbm']:g} dBm: not covered"
+                rows.append((_swatch(colour), escape(label)))
+            rows.append(("", "transparent: no site reaches"))
         elif info.key == "candidates":
             rows = [(_swatch("#ffffff", "dot"), "a new site on the road (1-D greedy cover)")]
         elif info.key in ("ports", "seats", "places"):

@@ -184,6 +184,9 @@ class Report:
         Candidate sites that close the gaps (:func:`geo5g.pipeline.plan_candidates`).
     trend : pandas.DataFrame or None
         Stations per city (index adcode) at each period end (columns: dates).
+    signal : mapping or None
+        The SS-RSRP overlay (:func:`geo5g.pipeline.signal_overlay`): a PNG data URL,
+        its bounds and classes.
     provinces : geopandas.GeoDataFrame or None
         National pages: province outlines with ``name_zh, name_en, population,
         stations, per_10k, cities, cities_met``.
@@ -216,6 +219,7 @@ class Report:
     ledger: pd.DataFrame | None = None
     candidates: gpd.GeoDataFrame | None = None
     trend: pd.DataFrame | None = None
+    signal: Mapping | None = None
     provinces: gpd.GeoDataFrame | None = None
     maritime: gpd.GeoDataFrame | None = None
     provenance: tuple[Provenance, ...] = field(default_factory=tuple)
@@ -419,6 +423,7 @@ def build_report(
     ledger: pd.DataFrame | None = None,
     candidates: gpd.GeoDataFrame | None = None,
     trend: pd.DataFrame | None = None,
+    signal: Mapping | None = None,
     provinces: gpd.GeoDataFrame | None = None,
     maritime: gpd.GeoDataFrame | None = None,
     provenance: Iterable = (),
@@ -466,8 +471,9 @@ def build_report(
         Per city adcode (index): ``road_km, rsu_km``.
     line_summary, operator_summary, ledger : pandas.DataFrame, optional
         The line rule per (ref, city), the per-operator road coverage, the ledger.
-    candidates, trend : optional
-        Candidate sites (points with ``kind``) and the stations per city per period.
+    candidates, trend, signal : optional
+        Candidate sites (points with ``kind``), the stations per city per period, and
+        the SS-RSRP overlay.
     provinces, maritime : geopandas.GeoDataFrame, optional
         National pages: province outlines with their totals, and the maritime
         boundary lines (drawn with the land boundaries).
@@ -564,6 +570,7 @@ def build_report(
         ledger=None if ledger is None else pd.DataFrame(ledger),
         candidates=_check_layer(candidates, "candidates", ("kind",), _POINT_TYPES, "points"),
         trend=None if trend is None else pd.DataFrame(trend),
+        signal=None if signal is None else dict(signal),
         provinces=provinces,
         maritime=maritime,
         scorecard=scorecard.loc[:, list(SCORECARD_COLUMNS)].reset_index(drop=True),

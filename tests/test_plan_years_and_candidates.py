@@ -139,3 +139,15 @@ def test_density_candidates_cover_residents_not_yet_covered(tmp_path):
         assert city.sort_values("rank")["people"].is_monotonic_decreasing
     res = CliRunner().invoke(cli, ["candidates", "--target", "density"])
     assert res.exit_code == 2 and "needs --population" in res.output
+
+
+def test_the_report_can_show_the_signal_map(tmp_path):
+    res = CliRunner().invoke(
+        cli, ["-q", "report", "--signal", "2000", "--out", str(tmp_path / "r")],
+        catch_exceptions=False,
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    page = (tmp_path / "r" / "index.html").read_text(encoding="utf-8")
+    assert "SS-RSRP, best server (outdoor, 2000 m)" in page
+    assert '"url":"data:image/png;base64,' in page.replace(" ", "")
+    assert "below -105 dBm: not covered" in page

@@ -118,6 +118,17 @@ var geo5g = (function () {
 
   /* A layer from an embedded FeatureCollection and a spec (see render.py). */
   function layer(map, key, data, spec) {
+    if (spec.kind === "image") {
+      // a picture of the signal in the map's own projection: only stretched, not warped
+      var image = L.imageOverlay(data.url, data.bounds, {
+        opacity: spec.opacity,
+        pane: pane(map, spec.pane || "density"),
+        interactive: false,
+      });
+      image.geo5gKey = key;
+      layers[key] = image;
+      return image;
+    }
     var style = styler(spec);
     var draw = renderer(map, spec);
     // the casing is made first: a group draws its members in the order of their ids
