@@ -334,7 +334,7 @@ def test_geotiff_is_tiled_compressed_described_and_written_in_batches(tmp_path, 
         assert src.count == 3 and src.dtypes == ("float32",) * 3
         assert math.isnan(src.nodata)
         assert src.profile["tiled"] and src.block_shapes == [(512, 512)] * 3
-        assert src.compression == rasterio.enums.Compression.deflate
+        assert src.compression == rasterio.enums.Compression.zstd
         assert src.descriptions == BAND_DESCRIPTIONS
         assert src.overviews(1) == [2, 4, 8]  # halved while at least 64 pixels wide
         assert src.transform == memory.transform
