@@ -1948,6 +1948,7 @@ def density_candidates(
     people = np.where(np.isfinite(people) & (people > 0), people, 0.0)
     covered = coverage_mask((height, width), grid, crs, inputs.sites, results.reach.of("popcover"))
     cities = to_metric(inputs.zones, crs, "zones")
+    crop_crs = crs
     label = rasterize(
         zip(cities.geometry.values, range(1, len(cities) + 1), strict=True),
         out_shape=(height, width),
@@ -1956,20 +1957,23 @@ def density_candidates(
         dtype="int32",
     )
     parts = []
+    pad = int(np.ceil(reach_m / resolution_m)) + 1
     for adcode, n in short.items():  # a handful of cities below target
         k = cities.index.get_loc(adcode) + 1
         rows, cols = np.nonzero(label == k)
         if not len(rows):
             continue
-        cx = grid.c + (cols + 0.5) * grid.a
-        cy = grid.f + (rows + 0.5) * grid.e
-        mine = np.where(label == k, people, 0.0)
-        picked = population_candidates(
-            mine, grid, crs, covered, int(n), reach_m, candidates_xy=np.column_stack([cx, cy])
-        )
+        # the city's box (and one reach around it): candidates are the pixel centres
+        # that reach some of its residents not yet covered (a site may stand just
+        # across the city line); gains by FFT convolution, then lazy greedy
+        r0, r1 = max(rows.min() - pad, 0), min(rows.max() + pad + 1, height)
+        c0, c1 = max(cols.min() - pad, 0), min(cols.max() + pad + 1, width)
+        window = (slice(r0, r1), slice(c0, c1))
+        mine = np.where(label[window] == k, people[window], 0.0)
+        crop = Affine(grid.a, 0.0, grid.c + c0 * grid.a, 0.0, grid.e, grid.f + r0 * grid.e)
+        picked = population_candidates(mine, crop, crop_crs, covered[window], int(n), reach_m)
         if len(picked):
-            picked = picked.assign(city_adcode=adcode)
-            parts.append(picked)
+            parts.append(picked.assign(city_adcode=adcode))
     if not parts:
         return gpd.GeoDataFrame(
             {"city_adcode": [], "people": []}, geometry=np.empty(0, dtype=object), crs="EPSG:4326"
