@@ -434,6 +434,92 @@ class _Grid:
         return d2 <= self.r**2 * (1 + _TOL)
 
 
+def _heap_less(ga, ka, gb, kb) -> bool:
+    # the order of heapq on (−gain, k): larger gain first, then the smaller index
+    return ga > gb or (ga == gb and ka < kb)
+
+
+def _lazy_greedy_grid(left, rows, cols, gains, di, dj, n_sites):
+    """Lazy greedy maximum coverage on a grid (compiled with numba when available).
+
+    The same choices as the Python loop of :func:`population_candidates`: a binary
+    heap ordered as ``heapq`` orders ``(−gain, k)``; a popped candidate whose gain
+    has fallen below the heap's top goes back with its gain now.
+    """
+    return _LAZY(left, rows, cols, gains, di, dj, n_sites)
+
+
+def _lazy_greedy_py(left, rows, cols, gains, di, dj, n_sites):
+    h, w = left.shape
+    m = rows.shape[0]
+    hg = gains.copy()
+    hk = np.arange(m)
+    size = m
+
+    def down(pos, size):
+        while True:
+            child = 2 * pos + 1
+            if child >= size:
+                return
+            if child + 1 < size and _heap_less(hg[child + 1], hk[child + 1], hg[child], hk[child]):
+                child += 1
+            if _heap_less(hg[child], hk[child], hg[pos], hk[pos]):
+                hg[pos], hg[child] = hg[child], hg[pos]
+                hk[pos], hk[child] = hk[child], hk[pos]
+                pos = child
+            else:
+                return
+
+    def up(pos):
+        while pos > 0:
+            parent = (pos - 1) // 2
+            if _heap_less(hg[pos], hk[pos], hg[parent], hk[parent]):
+                hg[pos], hg[parent] = hg[parent], hg[pos]
+                hk[pos], hk[parent] = hk[parent], hk[pos]
+                pos = parent
+            else:
+                return
+
+    for pos in range(m // 2 - 1, -1, -1):
+        down(pos, size)
+    picks = np.empty(max(n_sites, 0), dtype=np.int64)
+    people = np.empty(max(n_sites, 0), dtype=np.float64)
+    count = 0
+    while size > 0 and count < n_sites:
+        k = hk[0]
+        size -= 1
+        hg[0], hk[0] = hg[size], hk[size]
+        down(0, size)
+        gain = 0.0
+        for t in range(di.shape[0]):
+            i, j = rows[k] + di[t], cols[k] + dj[t]
+            if 0 <= i < h and 0 <= j < w:
+                gain += left[i, j]
+        if gain <= 0:
+            continue
+        if size > 0 and gain < hg[0]:
+            hg[size], hk[size] = gain, k
+            up(size)
+            size += 1
+            continue
+        picks[count], people[count] = k, gain
+        count += 1
+        for t in range(di.shape[0]):
+            i, j = rows[k] + di[t], cols[k] + dj[t]
+            if 0 <= i < h and 0 <= j < w:
+                left[i, j] = 0.0
+    return picks[:count], people[:count]
+
+
+try:  # compiled once and cached beside the package (as geo5g/_strips.py)
+    from numba import njit
+
+    _heap_less = njit(cache=True)(_heap_less)
+    _LAZY = njit(cache=True)(_lazy_greedy_py)
+except ImportError:  # pragma: no cover - numba is a dependency
+    _LAZY = _lazy_greedy_py
+
+
 def _convolve(values: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     """Sum of ``values`` over the (symmetric) ``kernel`` around every pixel."""
     if kernel.sum() <= _SMALL_KERNEL:
@@ -537,6 +623,28 @@ def population_candidates(
         gains = np.bincount(p, weights=left[i, j], minlength=len(cx))
         idx = np.flatnonzero(np.bincount(p, weights=left[i, j] > 0, minlength=len(cx)) > 0)
         cx, cy, rows, cols = cx[idx], cy[idx], rows[idx], cols[idx]
+    if candidates_xy is None and len(idx):
+        # candidates on pixel centres: one disk of offsets for all; the lazy greedy runs
+        # compiled (the Python loop below costs ~100 µs per evaluation)
+        kernel = grid.kernel()
+        di, dj = np.nonzero(kernel)
+        di, dj = di - grid.ri, dj - grid.rj
+        picks, people = _lazy_greedy_grid(
+            left,
+            rows.astype(np.int64),
+            cols.astype(np.int64),
+            np.ascontiguousarray(gains[idx], dtype=np.float64),
+            di.astype(np.int64),
+            dj.astype(np.int64),
+            int(n_sites),
+        )
+        out = pd.DataFrame(
+            {"x": cx[picks], "y": cy[picks], "candidate": idx[picks], "people": people},
+            index=pd.RangeIndex(1, len(picks) + 1, name="rank"),
+        )
+        out["cumulative"] = out["people"].cumsum()
+        out.attrs["uncovered"] = uncovered
+        return out
     heap = list(zip((-gains[idx]).tolist(), range(len(idx)), strict=True))
     heapq.heapify(heap)
     picks, people = [], []

@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 import shapely
 from affine import Affine
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from geo5g.candidates import existing_first, gap_candidates, population_candidates
 from geo5g.errors import CRSError, DataError
@@ -341,3 +342,25 @@ def test_population_candidates_refuses_bad_input():
     with pytest.raises(DataError, match="rotated"):
         population_candidates(pop, Affine(100, 1, 0, 0, -100, 0), CRS, mask, 1, 100)
     assert population_candidates(pop, T, CRS, mask, 0, 100).empty
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    people=arrays("int64", (9, 11), elements=st.integers(0, 9)),
+    n=st.integers(1, 6),
+    reach=st.sampled_from([90.0, 150.0, 260.0]),
+)
+def test_compiled_grid_greedy_equals_the_python_loop(people, n, reach):
+    """Candidates on pixel centres (compiled) choose as the general loop does."""
+    from affine import Affine
+
+    t = Affine(100.0, 0.0, 500_000.0, 0.0, -100.0, 3_500_000.0)
+    covered = np.zeros(people.shape, dtype=bool)
+    covered[::3, ::4] = True
+    values = people.astype("float64")
+    rows, cols = np.mgrid[0 : people.shape[0], 0 : people.shape[1]]
+    xy = np.column_stack([t.c + (cols.ravel() + 0.5) * t.a, t.f + (rows.ravel() + 0.5) * t.e])
+    grid = population_candidates(values, t, "EPSG:32650", covered, n, reach)
+    loop = population_candidates(values, t, "EPSG:32650", covered, n, reach, candidates_xy=xy)
+    assert grid["people"].tolist() == loop["people"].tolist()
+    assert grid[["x", "y"]].to_numpy().tolist() == loop[["x", "y"]].to_numpy().tolist()
