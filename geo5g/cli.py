@@ -289,6 +289,17 @@ def _places(values) -> tuple:
     return tuple(out)
 
 
+#: Where the user is (geo5g.linkbudget.SERVICES), and the cell-edge probability.
+_SERVICE_CHOICE = click.Choice(["outdoor", "vehicle", "indoor", "indoor-high"])
+_probability_opt = click.option(
+    "--probability",
+    type=click.FloatRange(0.5, 0.9999),
+    default=0.9,
+    show_default=True,
+    help="Cell-edge coverage probability (the FCC's maps use 0.9).",
+)
+
+
 def _coverage_opts(func):
     """--model, --service, --probability, --operator, --band, given as ``coverage`` (a dict)."""
     options = [
@@ -301,18 +312,12 @@ def _coverage_opts(func):
         ),
         click.option(
             "--service",
-            type=click.Choice(["outdoor", "vehicle", "indoor", "indoor-high"]),
+            type=_SERVICE_CHOICE,
             default=None,
             help="Where the user is, for every figure. Default: roads in a vehicle, ports and "
             "county seats outdoors, key places indoors, people outdoors.",
         ),
-        click.option(
-            "--probability",
-            type=click.FloatRange(0.5, 0.9999),
-            default=0.9,
-            show_default=True,
-            help="Cell-edge coverage probability (the FCC's maps use 0.9).",
-        ),
+        _probability_opt,
         click.option(
             "--operator",
             default=None,
@@ -345,11 +350,11 @@ _output_opt = click.option(
 @cli.command("coverage-model")
 @click.option(
     "--service",
-    type=click.Choice(["outdoor", "vehicle", "indoor", "indoor-high"]),
+    type=_SERVICE_CHOICE,
     default=None,
     help="Only this service (default: every one).",
 )
-@click.option("--probability", type=click.FloatRange(0.5, 0.9999), default=0.9, show_default=True)
+@_probability_opt
 @click.option(
     "--los",
     type=click.Choice(["nlos", "los", "weighted"]),
@@ -837,20 +842,15 @@ def candidates_cmd(
 @_library_errors
 def popcover_cmd(obj, province, sites, coords, level, population, fmt, output, coverage):
     """Residents within coverage per city or county, at a service (default outdoors)."""
-    from dataclasses import replace as _replace
-
-    from .pipeline import Request, measure_popcover, reach, run
+    from .pipeline import Request, run
 
     _require_sites_for_coords(coords, sites)
     request = Request(
         province=province, sites=sites, coords=coords, level=level, population=population,
         **coverage,
     )  # fmt: skip
-    done = run(request, "density", timer=obj.stage)
-    with obj.stage("reach"):
-        done = _replace(done, reach=reach(done.inputs, done.geometry))
-    with obj.stage("popcover"):
-        table = measure_popcover(done.inputs, done.reach)
+    done = run(request, "popcover", timer=obj.stage)
+    table = done.popcover.copy()
     table.insert(0, "name_zh", done.inputs.zones["name_zh"].reindex(table.index).to_numpy())
     _emit(table, fmt, output)
     total, covered = table["population"].sum(), table["covered"].sum()
@@ -871,11 +871,11 @@ def popcover_cmd(obj, province, sites, coords, level, population, fmt, output, c
               show_default=True, help="Pixel size in metres.")  # fmt: skip
 @click.option(
     "--service",
-    type=click.Choice(["outdoor", "vehicle", "indoor", "indoor-high"]),
+    type=_SERVICE_CHOICE,
     default="outdoor",
     show_default=True,
 )
-@click.option("--probability", type=click.FloatRange(0.5, 0.9999), default=0.9, show_default=True)
+@_probability_opt
 @click.option(
     "--scheduler",
     default=None,
@@ -895,13 +895,7 @@ def coverage_raster_cmd(
     request = Request(
         province=province, sites=sites, coords=coords, service=service, probability=probability
     )
-    done = run(request, "density", timer=obj.stage)
-    from .pipeline import reach
-
-    with obj.stage("reach"):
-        from dataclasses import replace as _replace
-
-        done = _replace(done, reach=reach(done.inputs, done.geometry))
+    done = run(request, "coverage", timer=obj.stage)
     with obj.stage("signal raster"):
         path = signal_map(done, out, resolution_m=resolution, scheduler=scheduler, service=service)
     obj.info(f"wrote {path} ({resolution:g} m, {service}, p = {probability:g})")

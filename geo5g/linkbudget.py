@@ -894,30 +894,7 @@ class LinkBudgetModel:
         urban = np.asarray(urban, dtype=bool)
         if urban.shape != (n,):
             raise DataError(f"urban flags: {urban.shape[0]} values for {n} sites")
-        s = self.settings
-        names = list(s.bands)
-        band = self._band_codes(sites, names, n)
-        height = _numeric_column(sites, "height_m", n)
-        scenario = self._scenario_codes(sites, urban, height, n)
-
-        default_h = np.array([s.h_bs_m[x] for x in SCENARIOS])
-        lo = np.array([VALIDITY[x]["h_bs_m"][0] for x in SCENARIOS])
-        hi = np.array([VALIDITY[x]["h_bs_m"][1] for x in SCENARIOS])
-        # heights outside the scenario's accepted range are clamped (documented)
-        h_bs = np.clip(
-            np.where(np.isfinite(height), height, default_h[scenario]), lo[scenario], hi[scenario]
-        )
-
-        budgets = [s.bands[b] for b in names]
-        tx = _numeric_column(sites, "tx_power_dbm", n)
-        gain = _numeric_column(sites, "antenna_gain_dbi", n)
-        eirp = _numeric_column(sites, "eirp_dbm", n)
-        tx = np.where(np.isfinite(tx), tx, np.array([b.tx_power_dbm for b in budgets])[band])
-        gain = np.where(
-            np.isfinite(gain), gain, np.array([b.antenna_gain_dbi for b in budgets])[band]
-        )
-        feeder = np.array([b.feeder_loss_db for b in budgets])[band]
-        eirp = np.where(np.isfinite(eirp), eirp, tx + gain - feeder)
+        band, scenario, h_bs, eirp = self.site_inputs(sites, urban)
 
         # one solve per distinct (band, scenario, height, EIRP), not per site: factorize
         # each key, pack the codes into one int64 and factorize that
@@ -942,6 +919,39 @@ class LinkBudgetModel:
         own = _numeric_column(sites, "radius_m", n)
         given = np.isfinite(own) & (own > 0)
         return np.where(given, own, reach).astype("float64")
+
+    def site_inputs(self, sites, urban: np.ndarray):
+        """Per site: band code, scenario code, BS height (m) and EIRP (dBm) the budget uses.
+
+        The site's own columns where given (``height_m`` clamped into the scenario's
+        accepted range, ``eirp_dbm``, else ``tx_power_dbm`` + ``antenna_gain_dbi`` −
+        feeder loss), the band's defaults otherwise. Shared by :meth:`reach_m` and
+        :func:`geo5g.signal.site_rsrp_params`, so both see the same sites.
+        """
+        n = len(sites)
+        s = self.settings
+        names = list(s.bands)
+        band = self._band_codes(sites, names, n)
+        height = _numeric_column(sites, "height_m", n)
+        scenario = self._scenario_codes(sites, np.asarray(urban, dtype=bool), height, n)
+        default_h = np.array([s.h_bs_m[x] for x in SCENARIOS])
+        lo = np.array([VALIDITY[x]["h_bs_m"][0] for x in SCENARIOS])
+        hi = np.array([VALIDITY[x]["h_bs_m"][1] for x in SCENARIOS])
+        # heights outside the scenario's accepted range are clamped (documented)
+        h_bs = np.clip(
+            np.where(np.isfinite(height), height, default_h[scenario]), lo[scenario], hi[scenario]
+        )
+        budgets = [s.bands[b] for b in names]
+        tx = _numeric_column(sites, "tx_power_dbm", n)
+        gain = _numeric_column(sites, "antenna_gain_dbi", n)
+        eirp = _numeric_column(sites, "eirp_dbm", n)
+        tx = np.where(np.isfinite(tx), tx, np.array([b.tx_power_dbm for b in budgets])[band])
+        gain = np.where(
+            np.isfinite(gain), gain, np.array([b.antenna_gain_dbi for b in budgets])[band]
+        )
+        feeder = np.array([b.feeder_loss_db for b in budgets])[band]
+        eirp = np.where(np.isfinite(eirp), eirp, tx + gain - feeder)
+        return band, scenario, h_bs, eirp
 
     def _band_codes(self, sites, names: list[str], n: int) -> np.ndarray:
         """Index into ``names`` of each site's band (missing or unknown → default)."""

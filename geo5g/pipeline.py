@@ -1472,12 +1472,14 @@ _COMMAND_STAGES = {
     "density": ("density",),
     "gaps": ("reach", "gaps", "ports"),
     "rsu": ("rsu",),
+    "popcover": ("reach", "density", "popcover"),
+    "coverage": ("reach", "density"),  # the signal raster's inputs
     "report": ("reach", "density", "gaps", "ports", "rsu", "seats", "poi", "popcover", "compare"),
 }
 
 
 def _layers_for(command: str, request: Request, provinces) -> tuple[str, ...]:
-    if command == "density":
+    if command in ("density", "popcover", "coverage"):
         return ("population", "sites")
     if command == "gaps":
         return ("sites", "roads", "ports?")
@@ -1498,7 +1500,7 @@ def run(
     Parameters
     ----------
     request : Request
-    command : {"density", "gaps", "rsu", "report"}
+    command : {"density", "gaps", "rsu", "popcover", "coverage", "report"}
         The slice of the pipeline to run.
     timer : callable, optional
         ``timer(stage)`` returns a context manager around each stage (the CLI shows

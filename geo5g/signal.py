@@ -71,7 +71,6 @@ from .linkbudget import (
     SERVICES,
     VALIDITY,
     LinkBudgetModel,
-    _numeric_column,
     _pl,
     _sigma_sf,
 )
@@ -270,24 +269,7 @@ def site_rsrp_params(
         raise DataError(f"urban flags: {urban.shape[0]} values for {n} sites; pass one per site")
     s = model.settings
     names = list(s.bands)
-    # --- as in LinkBudgetModel.reach_m
-    band = model._band_codes(sites, names, n)
-    height = _numeric_column(sites, "height_m", n)
-    scenario = model._scenario_codes(sites, urban, height, n)
-    default_h = np.array([s.h_bs_m[x] for x in SCENARIOS])
-    lo = np.array([VALIDITY[x]["h_bs_m"][0] for x in SCENARIOS])
-    hi = np.array([VALIDITY[x]["h_bs_m"][1] for x in SCENARIOS])
-    h_bs = np.clip(
-        np.where(np.isfinite(height), height, default_h[scenario]), lo[scenario], hi[scenario]
-    )
-    budgets = [s.bands[b] for b in names]
-    tx = _numeric_column(sites, "tx_power_dbm", n)
-    gain = _numeric_column(sites, "antenna_gain_dbi", n)
-    eirp = _numeric_column(sites, "eirp_dbm", n)
-    tx = np.where(np.isfinite(tx), tx, np.array([b.tx_power_dbm for b in budgets])[band])
-    gain = np.where(np.isfinite(gain), gain, np.array([b.antenna_gain_dbi for b in budgets])[band])
-    feeder = np.array([b.feeder_loss_db for b in budgets])[band]
-    eirp = np.where(np.isfinite(eirp), eirp, tx + gain - feeder)
+    band, scenario, h_bs, eirp = model.site_inputs(sites, urban)
     # --- the model's solver, once per distinct combination
     combo, first = _combinations(band, scenario, h_bs, eirp)
     args = (band[first], scenario[first], h_bs[first], eirp[first])
