@@ -446,7 +446,7 @@ def _lazy_greedy_grid(left, rows, cols, gains, di, dj, n_sites):
     heap ordered as ``heapq`` orders ``(−gain, k)``; a popped candidate whose gain
     has fallen below the heap's top goes back with its gain now.
     """
-    return _LAZY(left, rows, cols, gains, di, dj, n_sites)
+    return _lazy_kernel()(left, rows, cols, gains, di, dj, n_sites)
 
 
 def _lazy_greedy_py(left, rows, cols, gains, di, dj, n_sites):
@@ -511,13 +511,21 @@ def _lazy_greedy_py(left, rows, cols, gains, di, dj, n_sites):
     return picks[:count], people[:count]
 
 
-try:  # compiled once and cached beside the package (as geo5g/_strips.py)
-    from numba import njit
+_COMPILED: list = []
 
-    _heap_less = njit(cache=True)(_heap_less)
-    _LAZY = njit(cache=True)(_lazy_greedy_py)
-except ImportError:  # pragma: no cover - numba is a dependency
-    _LAZY = _lazy_greedy_py
+
+def _lazy_kernel():
+    """The compiled lazy greedy, made on first use (importing numba costs every start)."""
+    if not _COMPILED:
+        try:  # compiled once and cached beside the package (as geo5g/_strips.py)
+            from numba import njit
+
+            global _heap_less
+            _heap_less = njit(cache=True)(_heap_less)
+            _COMPILED.append(njit(cache=True)(_lazy_greedy_py))
+        except ImportError:  # pragma: no cover - numba is a dependency
+            _COMPILED.append(_lazy_greedy_py)
+    return _COMPILED[0]
 
 
 def _convolve(values: np.ndarray, kernel: np.ndarray) -> np.ndarray:
