@@ -360,3 +360,59 @@ def test_count_breaks_are_nice_and_increasing(counts):
     assert (edges > 1).all()
     mantissa = edges / 10 ** np.floor(np.log10(edges))
     assert set(np.round(mantissa, 6)) <= {1.0, 2.0, 5.0}
+
+
+def test_trend_chart_is_plain_svg_with_coordinates_checkable_by_hand():
+    """Two quarters, 10 000 residents: 0 then 25 stations = 0 → 25 per 10k, axis top 50."""
+    import types
+    import xml.etree.ElementTree as ET
+
+    from geo5g.render import _CHART_H, _CHART_PAD, _CHART_W, _trend_svg
+
+    trend = pd.DataFrame({"2020-01-01": [0], "2021-01-01": [25]}, index=[320100])
+    zones = pd.DataFrame(
+        {"population": [10_000], "target": [50.0], "name_zh": ["<b>南京</b>{{7*7}}"]},
+        index=[320100],
+    )
+    svg = _trend_svg(types.SimpleNamespace(trend=trend, zones=zones))
+    root = ET.fromstring(svg)  # well-formed: the name's markup was escaped
+    ns = {"s": "http://www.w3.org/2000/svg"}
+    first = next(root.iter("{http://www.w3.org/2000/svg}text"))
+    assert first.text == "<b>南京</b>{{7*7}}"
+    pt, pl, pb, pr = _CHART_PAD
+    ih, iw = _CHART_H - pt - pb, _CHART_W - pl - pr
+    points = root.find(".//s:polyline", ns).get("points").split()
+    # 25 per 10k on an axis of 0..50 (the target is 50): half way up
+    assert points == [f"{pl:.1f},{pt + ih:.1f}", f"{pl + iw:.1f},{pt + ih / 2:.1f}"]
+    target = root.find(".//s:line[@class='target']", ns)
+    assert float(target.get("y1")) == pytest.approx(pt)  # the target is the axis top
+
+
+@pytest.mark.parametrize("with_fields", [True, False])
+def test_feature_collection_equals_geopandas_geojson(with_fields):
+    """The column-wise writer says what geopandas' to_json says (nulls, booleans, markup)."""
+    import geopandas as gpd
+    import shapely
+
+    from geo5g.render import _feature_collection, _rounded
+
+    geoms = np.array(
+        [shapely.Point(118.123456789, 32.5), shapely.LineString([(0, 0), (1, 1)]), None]
+    )
+    props = pd.DataFrame(
+        {
+            "n": [1, 2, None],
+            "t": ["a\nb", "</script><b>", None],
+            "met": pd.array([True, None, False], dtype="boolean"),
+            "x": [1.5, np.nan, 2.25],
+        },
+        index=[7, 8, 9],
+    )
+    if not with_fields:
+        props = props[[]]
+    layer = gpd.GeoDataFrame(geometry=geoms, crs=4326)
+    ours = json.loads(_feature_collection(layer, props))
+    theirs = gpd.GeoDataFrame(
+        props.reset_index(drop=True), geometry=_rounded(geoms), crs=4326
+    ).to_json(drop_id=True, na="null")
+    assert ours == json.loads(theirs)
