@@ -235,10 +235,14 @@ def _file_opt(name: str, help: str | None = None, **kwargs):
     return click.option(name, type=click.Path(dir_okay=False), default=None, help=help, **kwargs)
 
 
-_roads_opt = _file_opt(
+_roads_opt = click.option(
     "--roads",
-    "Roads: GeoJSON, GPKG, Shapefile, GeoParquet or OpenStreetMap .osm.pbf (motorway/trunk). "
-    "Default: the bundled SCHEMATIC expressways.",
+    type=str,
+    multiple=True,
+    metavar="FILE[:KIND]",
+    help="Lines (repeatable): GeoJSON, GPKG, Shapefile, GeoParquet or OpenStreetMap .osm.pbf; "
+    "KIND is expressway (default), main_road, railway, metro or tunnel (铁路, 地铁, 隧道 …), "
+    "or the file's kind column. Default: the bundled SCHEMATIC expressways.",
 )
 _population_opt = _file_opt(
     "--population", "Population GeoTIFF (zonal sum) or CSV adcode,population. Default: 2020 census."
@@ -278,7 +282,7 @@ _format_opt = click.option(
 
 
 def _places(values) -> tuple:
-    """``FILE`` or ``FILE:class`` (a Windows drive letter is not a class)."""
+    """``FILE`` or ``FILE:class`` / ``FILE:kind`` (a Windows drive letter is not a class)."""
     out = []
     for value in values:
         path, sep, cls = value.rpartition(":")
@@ -287,6 +291,11 @@ def _places(values) -> tuple:
         else:
             out.append((value, None))
     return tuple(out)
+
+
+def _lines(values) -> tuple | None:
+    """``--roads`` values as (path, kind) pairs; None: the bundled lines."""
+    return _places(values) or None
 
 
 #: Where the user is (geo5g.linkbudget.SERVICES), and the cell-edge probability.
@@ -628,7 +637,7 @@ def gaps_cmd(obj, province, plan, sites, coords, roads, ports, min_gap_m, by, ou
 
     _require_sites_for_coords(coords, sites)
     request = Request(
-        province=province, plan=plan, sites=sites, coords=coords, roads=roads, ports=ports,
+        province=province, plan=plan, sites=sites, coords=coords, roads=_lines(roads), ports=ports,
         min_gap_m=min_gap_m, **coverage,
     )  # fmt: skip
     done = run(request, "gaps", timer=obj.stage)
@@ -801,7 +810,7 @@ def candidates_cmd(
             _write_tables(out, {"candidates": found}, obj)
         return
     request = Request(
-        province=province, plan=plan, sites=sites, coords=coords, roads=roads, **coverage
+        province=province, plan=plan, sites=sites, coords=coords, roads=_lines(roads), **coverage
     )  # fmt: skip
     done = run(request, "gaps", timer=obj.stage)
     found = plan_candidates(done, reach_m=reach_m, band=new_band, existing=existing)
@@ -933,7 +942,9 @@ def rsu_cmd(obj, province, plan, roads, rsu, rsu_coords, by, out, fmt):
     """Road-km within range of roadside units (C-V2X RSU) against the plan's target."""
     from .pipeline import Request, run
 
-    request = Request(province=province, plan=plan, roads=roads, rsu=rsu, rsu_coords=rsu_coords)
+    request = Request(
+        province=province, plan=plan, roads=_lines(roads), rsu=rsu, rsu_coords=rsu_coords
+    )
     done = run(request, "rsu", timer=obj.stage)
     cov = done.rsu
     table = _named(cov.by_city, done.inputs.cities) if by == "city" else cov.by_ref
@@ -1032,7 +1043,7 @@ def report_cmd(
         out = Path("maps") / (provinces[0].pinyin if len(provinces) == 1 else "china")
     _require_sites_for_coords(coords, sites)
     request = Request(
-        province=province, plan=plan, sites=sites, coords=coords, roads=roads, ports=ports,
+        province=province, plan=plan, sites=sites, coords=coords, roads=_lines(roads), ports=ports,
         rsu=rsu, poi=poi, population=population, places=_places(places), **coverage,
     )  # fmt: skip
     done = run(request, "report", timer=obj.stage)

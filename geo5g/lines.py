@@ -65,6 +65,7 @@ __all__ = [
 RUN_COLUMNS = (
     "ref",
     "name",
+    "kind",
     "city_adcode",
     "covered",
     "start_m",
@@ -805,6 +806,10 @@ def cover_lines(
         {
             "ref": roads["ref"].to_numpy(dtype=object)[feat].astype(str),
             "name": roads["name"].to_numpy(dtype=object)[feat].astype(str),
+            # expressway, main_road, railway, metro or tunnel (geo5g.roads.LINE_KINDS)
+            "kind": roads["kind"].to_numpy(dtype=object)[feat].astype(str)
+            if "kind" in roads.columns
+            else np.full(len(first), "expressway", dtype=object),
             "city_adcode": city[first].astype("int64"),
             "covered": covered[first],
             "start_m": chain0,

@@ -123,7 +123,12 @@ class Request:
     radios: tuple[str, ...] = ("NR",)
     population: object = None
     boundaries: object = None
+    #: a line layer, or several: paths or (path, kind) pairs (kind: expressway, main_road,
+    #: railway, metro, tunnel); None: the bundled expressways of the province
     roads: object = None
+    #: urban-area polygons (Jiangxi's county-level urban areas); None: a proxy built from
+    #: the county boundaries (see geo5g.areas)
+    urban_areas: object = None
     ports: object = None
     ports_coords: str = "wgs84"
     rsu: object = None
@@ -357,6 +362,44 @@ def _read_places(request: Request, cities) -> tuple:
     return places, sources
 
 
+def _line_layers(value) -> list:
+    """``roads`` of a request as (path, kind) pairs (kind None: the layer's own)."""
+    if value is None:
+        return []
+    if isinstance(value, str | Path):
+        return [(value, None)]
+    pair = isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str | Path)
+    # one (path, kind) pair, not two paths: a kind has no file suffix
+    if pair and (value[1] is None or (isinstance(value[1], str) and not Path(value[1]).suffix)):
+        return [value]
+    return [(v, None) if isinstance(v, str | Path) else tuple(v) for v in value]
+
+
+def _read_lines(request: Request, bundled, provinces, required) -> tuple:
+    """Every line layer asked for, as one layer with a ``kind`` column, and its sources."""
+    from . import roads as _roads
+    from .project import to_wgs84
+
+    given = _line_layers(request.roads)
+    if not given:
+        layer, src = _optional(
+            _roads.read_roads, None, bundled, "roads", "--roads", provinces, required
+        )
+        return layer, [src] if src else []
+    layers, sources = [], []
+    for path, kind in given:
+        layer = _roads.read_roads(path, **({"kind": kind} if kind is not None else {}))
+        layers.append(layer)
+        sources.append(_layer_source(layer, "roads" if kind is None else f"{kind} lines", path))
+    if len(layers) == 1:
+        return layers[0], sources
+    schematic = any(layer.attrs.get("schematic") for layer in layers)
+    layers = [to_wgs84(layer, layer.attrs.get("source", "roads")) for layer in layers]
+    merged = gpd.GeoDataFrame(pd.concat(layers, ignore_index=True), crs=layers[0].crs)
+    merged.attrs.update(source=", ".join(src.path for src in sources), schematic=schematic)
+    return merged, sources
+
+
 def _optional(reader, path, bundled, name, option, provinces, required, **kwargs):
     """A layer from ``path``, else the bundled one, else None (or an error if required)."""
     if path is not None:
@@ -440,17 +483,8 @@ def load(
 
     roads = ports = rsu = poi = None
     if "roads" in wanted:
-        roads, src = _optional(
-            _roads.read_roads,
-            request.roads,
-            bundled("roads"),
-            "roads",
-            "--roads",
-            provinces,
-            wanted["roads"],
-        )
-        if src:
-            sources.append(src)
+        roads, found = _read_lines(request, bundled("roads"), provinces, wanted["roads"])
+        sources.extend(found)
     if "ports" in wanted:
         ports, src = _optional(
             _roads.read_ports,
@@ -905,8 +939,9 @@ def line_rule(runs: pd.DataFrame, share: float = 0.95) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Indexed by (``ref``, ``city_adcode``): ``length_km, covered_km, coverage_pct,
-        continuous`` (bool), lines failing first.
+        Indexed by (``ref``, ``city_adcode``): ``kind`` (expressway, railway, …; a ref
+        of two kinds is two lines), ``length_km, covered_km, coverage_pct, continuous``
+        (bool), lines failing first.
 
     Examples
     --------
@@ -916,18 +951,21 @@ def line_rule(runs: pd.DataFrame, share: float = 0.95) -> pd.DataFrame:
     [False, True]
     """
     metres = runs["route_m"].to_numpy(dtype="float64")
+    kind = runs["kind"].astype(str).to_numpy() if "kind" in runs else "expressway"
     frame = pd.DataFrame(
         {
             "ref": runs["ref"].astype(str).to_numpy(),
             "city_adcode": runs["city_adcode"].to_numpy(),
+            "kind": kind,
             "m": metres,
             "cov": np.where(runs["covered"].to_numpy(dtype=bool), metres, 0.0),
         }
     )
-    sums = frame.groupby(["ref", "city_adcode"], sort=True)[["m", "cov"]].sum()
-    sums = sums[sums["m"] > 0]
+    sums = frame.groupby(["ref", "city_adcode", "kind"], sort=True)[["m", "cov"]].sum()
+    sums = sums[sums["m"] > 0].reset_index("kind")
     out = pd.DataFrame(
         {
+            "kind": sums["kind"],
             "length_km": sums["m"] / 1000.0,
             "covered_km": sums["cov"] / 1000.0,
             "coverage_pct": 100.0 * sums["cov"] / sums["m"],
@@ -1356,6 +1394,7 @@ class Results:
     rsu: RSUCoverage | None = None
     seats: gpd.GeoDataFrame | None = None
     poi: gpd.GeoDataFrame | None = None
+    urban: pd.DataFrame | None = None
     popcover: pd.DataFrame | None = None
     scorecard: pd.DataFrame | None = None
     notes: tuple[str, ...] = ()
@@ -1366,7 +1405,52 @@ def _covered_pct(table) -> float:
 
 
 #: Plan metrics measured on one class of key places.
-_CLASS_METRICS = {"airports_covered_pct": "airport", "scenic_5a_covered_pct": "scenic_spot"}
+_CLASS_METRICS = {
+    "airports_covered_pct": "airport",
+    "scenic_5a_covered_pct": "scenic_spot",
+    "campus_covered_pct": "campus",
+    "hospital_covered_pct": "hospital",
+}
+#: Plan metrics measured on one kind of line (geo5g.roads.LINE_KINDS).
+_KIND_METRICS = {
+    "expressway": "expressway_coverage_pct",
+    "main_road": "main_road_coverage_pct",
+    "railway": "railway_coverage_pct",
+    "metro": "metro_coverage_pct",
+    "tunnel": "tunnel_coverage_pct",
+}
+
+
+def _line_figures(results: Results) -> tuple[dict, dict]:
+    """Coverage % per kind of line, and the note of each (service, line rule, schematic)."""
+    inputs, gaps = results.inputs, results.gaps
+    runs = gaps.runs
+    kinds = runs["kind"].astype(str) if "kind" in runs else pd.Series("expressway", runs.index)
+    lines = gaps.lines
+    measured, notes = {}, {}
+    for kind in pd.unique(kinds):  # a handful of kinds, not features
+        metric = _KIND_METRICS.get(kind)
+        if metric is None:
+            continue
+        if kinds.nunique() == 1:  # one kind: the network figure (stretches shared by refs once)
+            measured[metric] = float(gaps.total["coverage_pct"].iloc[0])
+        else:  # kinds may overlap (a tunnel is also a road): each kind's own route length
+            mine = runs[(kinds == kind).to_numpy()]
+            metres = mine["route_m"].to_numpy("float64")
+            covered = metres[mine["covered"].to_numpy(bool)].sum()
+            measured[metric] = 100.0 * covered / metres.sum() if metres.sum() > 0 else np.nan
+        said = [_judged(results, "roads")]
+        if lines is not None and len(lines):
+            own = lines[lines["kind"] == kind] if "kind" in lines else lines
+            said.append(
+                f"{int(own['continuous'].sum())} of {len(own)} lines ({kind} ref × city) "
+                f"continuously covered (≥ {100 * inputs.settings.line_share:g} %, MIIT 信号升格)"
+            )
+        if bool(runs["schematic"].to_numpy(bool)[(kinds == kind).to_numpy()].any()):
+            said.append("measured on SCHEMATIC lines: indicative only")
+        notes[metric] = "; ".join(x for x in said if x)
+    return measured, notes
+
 
 _SERVICE_WORDS = {
     "outdoor": "outdoors",
@@ -1412,19 +1496,9 @@ def compare_with_plan(results: Results) -> tuple[pd.DataFrame, tuple[str, ...]]:
         if any(s.layer == "sites" and s.kind == "synthetic" for s in inputs.sources):
             notes["stations_per_10k"] = "SYNTHETIC demo sites"
     if results.gaps is not None:
-        measured["expressway_coverage_pct"] = float(results.gaps.total["coverage_pct"].iloc[0])
-        lines = results.gaps.lines
-        said = [_judged(results, "roads")]
-        if lines is not None and len(lines):
-            said.append(
-                f"{int(lines['continuous'].sum())} of {len(lines)} lines (road × city) "
-                f"continuously covered (≥ {100 * inputs.settings.line_share:g} %, MIIT 信号升格)"
-            )
-        if inputs.roads is not None and (
-            inputs.roads.attrs.get("schematic") or bool(inputs.roads["schematic"].any())
-        ):
-            said.append("measured on SCHEMATIC roads: indicative only")
-        notes["expressway_coverage_pct"] = "; ".join(x for x in said if x)
+        figures, said = _line_figures(results)
+        measured |= figures
+        notes |= said
     if results.ports is not None:
         measured["ports_covered_pct"] = _covered_pct(results.ports)
         notes["ports_covered_pct"] = _judged(results, "ports")
@@ -1448,6 +1522,16 @@ def compare_with_plan(results: Results) -> tuple[pd.DataFrame, tuple[str, ...]]:
                 notes[metric] = f"{int(mine.sum())} places of class {cls}; " + _judged(
                     results, "places"
                 )
+    if "band" in inputs.sites:
+        measured["stations_700mhz"] = int((inputs.sites["band"].astype(str) == "700MHz").sum())
+    if results.urban is not None:
+        urban = results.urban
+        measured["urban_area_covered_pct"] = 100.0 * float(urban["continuous"].mean())
+        notes["urban_area_covered_pct"] = (
+            f"{int(urban['continuous'].sum())} of {len(urban)} urban areas with ≥ "
+            f"{float(urban.attrs.get('share', 0.95)) * 100:g} % of their area covered; "
+            f"{urban.attrs.get('source', '')}; " + _judged(results, "urban")
+        ).replace("; ; ", "; ")
     report_notes = []
     if results.popcover is not None:
         total_pop = results.popcover["population"].sum()

@@ -27,6 +27,7 @@ from .errors import InputError, PlanError
 
 __all__ = [
     "COUNTED",
+    "FED_BY",
     "MEASURABLE",
     "Plan",
     "Target",
@@ -52,8 +53,34 @@ MEASURABLE = frozenset(
         "poi_covered_pct",
         "scenic_5a_covered_pct",
         "airports_covered_pct",
+        "campus_covered_pct",
+        "hospital_covered_pct",
+        "main_road_coverage_pct",
+        "railway_coverage_pct",
+        "metro_coverage_pct",
+        "tunnel_coverage_pct",
+        "urban_area_covered_pct",
+        "stations_700mhz",
     }
 )
+#: What feeds a measurable metric, said when a run did not measure it.
+FED_BY = {
+    "expressway_coverage_pct": "--roads (bundled for Jiangsu and Jiangxi)",
+    "ports_covered_pct": "--ports (bundled for Jiangsu and Jiangxi)",
+    "rsu_road_km": "--rsu",
+    "county_seats_covered_pct": "county boundaries (--level county)",
+    "poi_covered_pct": "--places FILE[:class]",
+    "scenic_5a_covered_pct": "--places scenic.csv:scenic_spot",
+    "airports_covered_pct": "--places (civil airports are bundled)",
+    "campus_covered_pct": "--places campuses.csv:campus",
+    "hospital_covered_pct": "--places hospitals.csv:hospital",
+    "main_road_coverage_pct": "--roads FILE:main_road (e.g. an .osm.pbf extract)",
+    "railway_coverage_pct": "--roads FILE:railway (e.g. an .osm.pbf extract)",
+    "metro_coverage_pct": "--roads FILE:metro (e.g. an .osm.pbf extract)",
+    "tunnel_coverage_pct": "--roads FILE:tunnel (e.g. an .osm.pbf extract)",
+    "urban_area_covered_pct": "--urban-areas FILE (a proxy is built from the county boundaries)",
+    "stations_700mhz": "--sites with a band column",
+}
 #: Metrics of targets the plans count in projects, scenarios or pilot zones:
 #: listed in the scorecard, never measured.  A metric in neither set is a typo.
 COUNTED = frozenset(
@@ -67,6 +94,7 @@ COUNTED = frozenset(
         "v2x_pilot_zones",
         "v2x_scenarios",
         "vr_pilot_areas",
+        "vpn_networks",
     }
 )
 _REQUIRED_PLAN = ("id", "name_zh", "name_en", "province", "targets")
@@ -342,7 +370,8 @@ def compare(plan: Plan, measured: Mapping[str, float], notes: Mapping[str, str] 
         note = notes.get(t.metric, "")
         if math.isnan(value) and not note:
             note = (
-                "not measured in this run (its input layer was not given)"
+                "not measured in this run: its input was not given"
+                + (f" ({FED_BY[t.metric]})" if t.metric in FED_BY else "")
                 if t.metric in MEASURABLE
                 else "a count of projects: not measurable from spatial layers"
             )
