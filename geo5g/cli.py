@@ -258,13 +258,42 @@ _plan_opt = click.option(
     default=None,
     help="Built-in plan id (see 'geo5g plans') or a plan .toml; default: the province's own plan.",
 )
-_sites_opt = click.option(
-    "--sites",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Sites file: CSV (lon/lat), OpenCelliD CSV, GeoJSON, GPKG, Shapefile, GeoParquet. "
-    "Default: the bundled SYNTHETIC demo sites.",
-)
+
+
+def _keep_sheet(ctx, _param, value):
+    ctx.meta["geo5g.sheet"] = value
+    return value
+
+
+def _sites_opt(func):
+    """``--sites`` and ``--sheet`` (the sheet of an Excel workbook of sites)."""
+    func = click.option(
+        "--sheet",
+        default=None,
+        expose_value=False,
+        callback=_keep_sheet,
+        help="Sheet of an .xlsx --sites workbook: name or 0-based index. "
+        "Default: the only sheet with lon/lat columns.",
+    )(func)
+    return click.option(
+        "--sites",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="Sites: CSV (lon/lat), OpenCelliD CSV, Excel .xlsx, GeoJSON, GPKG, Shapefile, "
+        "GeoParquet, or a PostGIS table (postgresql://user@host/db?table=sites). "
+        "Default: the bundled SYNTHETIC demo sites.",
+    )(func)
+
+
+def _request(**kwargs):
+    """The pipeline's :class:`~geo5g.pipeline.Request`, with ``--sheet`` when sites are given."""
+    from .pipeline import Request
+
+    if "sites" in kwargs:
+        kwargs["sheet"] = click.get_current_context().meta.get("geo5g.sheet")
+    return Request(**kwargs)
+
+
 _coords_opt = click.option(
     "--coords",
     type=click.Choice(["wgs84", "gcj02", "bd09"]),
@@ -466,10 +495,10 @@ def density_cmd(
     output,
 ):
     """Stations per 10,000 residents per city (or county) against the plan's threshold."""
-    from .pipeline import Request, run
+    from .pipeline import run
 
     _require_sites_for_coords(coords, sites)
-    request = Request(
+    request = _request(
         province=province,
         plan=plan,
         sites=sites,
@@ -633,10 +662,10 @@ def _write_tables(out, layers: dict, obj) -> None:
 @_library_errors
 def gaps_cmd(obj, province, plan, sites, coords, roads, ports, min_gap_m, by, out, fmt, coverage):
     """Expressway coverage gaps (km per road and city) and port coverage."""
-    from .pipeline import Request, run
+    from .pipeline import run
 
     _require_sites_for_coords(coords, sites)
-    request = Request(
+    request = _request(
         province=province, plan=plan, sites=sites, coords=coords, roads=_lines(roads), ports=ports,
         min_gap_m=min_gap_m, **coverage,
     )  # fmt: skip
@@ -710,10 +739,10 @@ def gaps_cmd(obj, province, plan, sites, coords, roads, ports, min_gap_m, by, ou
 @_library_errors
 def trend_cmd(obj, province, plan, sites, coords, periods, series, fmt, output):
     """Per city: stations, per 10k, pace of the last 4 quarters, on track for each milestone."""
-    from .pipeline import Request, measure_trend, run
+    from .pipeline import measure_trend, run
 
     _require_sites_for_coords(coords, sites)
-    done = run(Request(province=province, plan=plan, sites=sites, coords=coords), "density")
+    done = run(_request(province=province, plan=plan, sites=sites, coords=coords), "density")
     table = measure_trend(done, periods=periods)
     shown = table.attrs["series"] if series else table
     _emit(shown, fmt, output, {"plan": done.inputs.plan.id})
@@ -787,13 +816,13 @@ def candidates_cmd(
 ):  # fmt: skip
     """New sites that close the expressway gaps (existing towers first), or that place each
     city's shortfall where most residents are not yet covered."""
-    from .pipeline import Request, density_candidates, plan_candidates, run
+    from .pipeline import density_candidates, plan_candidates, run
 
     _require_sites_for_coords(coords, sites)
     if target == "density":
         if population is None:
             raise click.UsageError("--target density needs --population FILE (a GeoTIFF)")
-        request = Request(province=province, plan=plan, sites=sites, coords=coords, **coverage)
+        request = _request(province=province, plan=plan, sites=sites, coords=coords, **coverage)
         done = run(request, "report", timer=obj.stage)  # density and reach, together
         with obj.stage("candidates"):
             found = density_candidates(
@@ -809,7 +838,7 @@ def candidates_cmd(
         if out:
             _write_tables(out, {"candidates": found}, obj)
         return
-    request = Request(
+    request = _request(
         province=province, plan=plan, sites=sites, coords=coords, roads=_lines(roads), **coverage
     )  # fmt: skip
     done = run(request, "gaps", timer=obj.stage)
@@ -851,10 +880,10 @@ def candidates_cmd(
 @_library_errors
 def popcover_cmd(obj, province, sites, coords, level, population, fmt, output, coverage):
     """Residents within coverage per city or county, at a service (default outdoors)."""
-    from .pipeline import Request, run
+    from .pipeline import run
 
     _require_sites_for_coords(coords, sites)
-    request = Request(
+    request = _request(
         province=province, sites=sites, coords=coords, level=level, population=population,
         **coverage,
     )  # fmt: skip
@@ -898,10 +927,10 @@ def coverage_raster_cmd(
     obj, province, sites, coords, resolution, service, probability, scheduler, out
 ):
     """Best-server SS-RSRP GeoTIFF (+ serving operator, operators served), tiled through dask."""
-    from .pipeline import Request, run, signal_map
+    from .pipeline import run, signal_map
 
     _require_sites_for_coords(coords, sites)
-    request = Request(
+    request = _request(
         province=province, sites=sites, coords=coords, service=service, probability=probability
     )
     done = run(request, "coverage", timer=obj.stage)
@@ -940,9 +969,9 @@ def coverage_raster_cmd(
 @_library_errors
 def rsu_cmd(obj, province, plan, roads, rsu, rsu_coords, by, out, fmt):
     """Road-km within range of roadside units (C-V2X RSU) against the plan's target."""
-    from .pipeline import Request, run
+    from .pipeline import run
 
-    request = Request(
+    request = _request(
         province=province, plan=plan, roads=_lines(roads), rsu=rsu, rsu_coords=rsu_coords
     )
     done = run(request, "rsu", timer=obj.stage)
@@ -997,6 +1026,14 @@ def rsu_cmd(obj, province, plan, roads, rsu, rsu_coords, by, out, fmt):
     "scenic_spot, airport …). Default: the bundled civil airports.",
 )
 @click.option(
+    "--urban-areas",
+    "urban_areas",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Urban-area polygons (county-level-and-above 城区), measured as covered shares of "
+    "their area. Default: a PROXY from the county boundaries.",
+)
+@click.option(
     "--signal",
     "signal_m",
     type=click.FloatRange(min=100, max=10_000),
@@ -1027,6 +1064,7 @@ def report_cmd(
     tiles,
     out,
     places,
+    urban_areas,
     signal_m,
     by_operator,
     coverage,
@@ -1035,16 +1073,17 @@ def report_cmd(
     from pathlib import Path
 
     from .outputs import write_report
-    from .pipeline import Request, report_from, run
+    from .pipeline import report_from, run
     from .registry import resolve_province
 
     provinces = resolve_province(province)
     if out is None:
         out = Path("maps") / (provinces[0].pinyin if len(provinces) == 1 else "china")
     _require_sites_for_coords(coords, sites)
-    request = Request(
+    request = _request(
         province=province, plan=plan, sites=sites, coords=coords, roads=_lines(roads), ports=ports,
-        rsu=rsu, poi=poi, population=population, places=_places(places), **coverage,
+        rsu=rsu, poi=poi, population=population, places=_places(places),
+        urban_areas=urban_areas, **coverage,
     )  # fmt: skip
     done = run(request, "report", timer=obj.stage)
     operators = None

@@ -91,6 +91,7 @@ STAGES = (
     "ports",
     "rsu",
     "seats",
+    "urban",
     "poi",
     "popcover",
     "compare",
@@ -118,7 +119,10 @@ class Request:
     province: object = "jiangsu"
     plan: object = None
     level: str = "city"
+    #: a sites file, or a PostGIS URL (postgresql://…/db?table=T, or a GDAL PG: string)
     sites: object = None
+    #: the sheet of an Excel workbook of sites (name or 0-based index); None: the only one
+    sheet: object = None
     coords: str = "wgs84"
     radios: tuple[str, ...] = ("NR",)
     population: object = None
@@ -158,6 +162,7 @@ MEASURE_SERVICES = {
     "roads": "vehicle",
     "ports": "outdoor",
     "seats": "outdoor",
+    "urban": "outdoor",
     "places": "indoor",
     "popcover": "outdoor",
 }
@@ -266,10 +271,16 @@ def _read_sites(request: Request, provinces, cities) -> tuple[pd.DataFrame, Sour
 
     if request.sites is not None:
         table = _sites.read_sites(
-            request.sites, coords=request.coords, radios=request.radios, points=False
+            request.sites,
+            coords=request.coords,
+            radios=request.radios,
+            sheet=request.sheet,
+            points=False,
         )
         kind = "synthetic" if table.attrs.get("synthetic") else "user"
-        return table, Source("sites", str(request.sites), kind, f"coordinates {request.coords}")
+        # a database URL may hold a password: the reader's source names it without one
+        shown = table.attrs["source"] if _sites.is_database(request.sites) else str(request.sites)
+        return table, Source("sites", shown, kind, f"coordinates {request.coords}")
     if len(provinces) != 1:
         from .demo import national_demo_sites
 
@@ -396,6 +407,9 @@ def _read_lines(request: Request, bundled, provinces, required) -> tuple:
     schematic = any(layer.attrs.get("schematic") for layer in layers)
     layers = [to_wgs84(layer, layer.attrs.get("source", "roads")) for layer in layers]
     merged = gpd.GeoDataFrame(pd.concat(layers, ignore_index=True), crs=layers[0].crs)
+    for column in ("highway", "railway"):  # OSM's own tags; other files have none
+        if column in merged:
+            merged[column] = merged[column].fillna("")
     merged.attrs.update(source=", ".join(src.path for src in sources), schematic=schematic)
     return merged, sources
 
@@ -712,6 +726,7 @@ def _measured(inputs: Inputs) -> tuple[str, ...]:
         "roads": inputs.roads is not None,
         "ports": inputs.ports is not None,
         "seats": inputs.counties is not None,
+        "urban": inputs.counties is not None or inputs.request.urban_areas is not None,
         "places": inputs.poi is not None,
         "popcover": _is_raster(inputs.request.population),
     }
@@ -1367,6 +1382,48 @@ def measure_seats(inputs: Inputs, geometry: Geometry, reach_: Reach) -> gpd.GeoD
     return _facilities(inputs, geometry, reach_, seats, "seats")
 
 
+def measure_urban(inputs: Inputs, geometry: Geometry, reach_: Reach) -> gpd.GeoDataFrame:
+    """Stage ``urban``: the covered share of each urban area (an area, not a point).
+
+    The areas are the user's (``Request.urban_areas``), else a PROXY built from the county
+    boundaries (:func:`geo5g.areas.proxy_urban_areas`: urban districts whole, a disk of the
+    mean county-seat built-up area around each county seat). Each area is measured in the
+    zone of the frame its representative point lies in, with that zone's site list (every
+    site within the widest reach of the zone).
+    """
+    from .areas import area_coverage, proxy_urban_areas, read_urban_areas
+    from .project import to_metric
+
+    request = inputs.request
+    if request.urban_areas is not None:
+        areas = read_urban_areas(request.urban_areas)
+    else:
+        areas = proxy_urban_areas(inputs.counties)
+    reach_m = reach_.of("urban")
+    points = shapely.get_coordinates(areas.geometry.representative_point().to_numpy())
+    zone = geometry.frame.zone_of(points[:, 0])
+    parts = []
+    for z, part in zip(geometry.frame.zones, reach_.sites, strict=True):  # a handful of zones
+        mine = np.flatnonzero(zone == z.index)
+        if not len(mine):
+            continue
+        metric = to_metric(areas.iloc[mine], z.crs, "urban areas")
+        parts.append(
+            area_coverage(metric, part.x, part.y, reach_m[part.index] * part.k, scale=z.scale)
+        )
+    table = pd.concat(parts) if parts else area_coverage(areas.iloc[:0], [], [], [])
+    out = areas.join(table.reindex(areas.index))
+    out.attrs = dict(table.attrs)
+    out.attrs["share"] = float(table.attrs.get("threshold_pct", 95.0)) / 100.0
+    out.attrs["source"] = (
+        "PROXY urban areas from the county boundaries (districts whole, county seats as "
+        "disks of the mean built-up area); pass --urban-areas for real ones"
+        if request.urban_areas is None
+        else f"urban areas of {Path(str(request.urban_areas)).name}"
+    )
+    return out
+
+
 def measure_popcover(inputs: Inputs, reach_: Reach) -> pd.DataFrame:
     """Stage ``popcover``: residents within reach of a site per zone (population raster)."""
     from .popcover import covered_population
@@ -1558,7 +1615,18 @@ _COMMAND_STAGES = {
     "rsu": ("rsu",),
     "popcover": ("reach", "density", "popcover"),
     "coverage": ("reach", "density"),  # the signal raster's inputs
-    "report": ("reach", "density", "gaps", "ports", "rsu", "seats", "poi", "popcover", "compare"),
+    "report": (
+        "reach",
+        "density",
+        "gaps",
+        "ports",
+        "rsu",
+        "seats",
+        "urban",
+        "poi",
+        "popcover",
+        "compare",
+    ),
 }
 
 
@@ -1644,6 +1712,14 @@ def run(
     ):
         with stage("seats"):
             results = replace(results, seats=measure_seats(inputs, geometry, results.reach))
+    if (
+        "urban" in wanted
+        and has_sites
+        and inputs.plan.target("urban_area_covered_pct") is not None
+        and (request.urban_areas is not None or inputs.counties is not None)
+    ):
+        with stage("urban"):
+            results = replace(results, urban=measure_urban(inputs, geometry, results.reach))
     if "poi" in wanted and inputs.poi is not None:
         with stage("poi"):
             results = replace(results, poi=measure_poi(inputs, geometry, results.reach))

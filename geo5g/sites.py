@@ -8,12 +8,19 @@ Accepted inputs (auto-detected from the extension and, for CSV, the header):
   BOM) or GBK (Chinese Excel exports); ``.gz`` compressed files too;
 * an OpenCelliD export (``radio,mcc,net,area,cell,…``, header or not): cells
   of the chosen radios in China (MCC 460) are grouped into base stations;
-* GeoJSON, GeoPackage, Shapefile and GeoParquet point layers with a CRS.
+* GeoJSON, GeoPackage, Shapefile and GeoParquet point layers with a CRS;
+* an Excel workbook (``.xlsx``/``.xlsm``, the usual exchange format of bureaus and
+  operators) with the same columns as a CSV: the header in the first row of a sheet,
+  numbers or numbers stored as text, empty rows ignored; ``sheet=`` picks the sheet;
+* a table or query of a PostgreSQL/PostGIS database (a site inventory), named by a
+  connection string instead of a path (see :func:`read_sites`; needs ``psycopg``,
+  ``pip install 'geo5g[postgis]'``).
 
 Every reader validates its layer once, collects every problem and raises one
 :class:`~geo5g.errors.DataError` naming the file; the result is trusted
 afterwards. Row numbers in messages are 1-based file lines (header = line 1)
-for CSV and 1-based feature numbers for vector layers.
+for CSV, the sheet's own row numbers for Excel (header = row 1), 1-based feature
+numbers for vector layers and 1-based rows of the result for a database.
 
 The result follows the Sites contract of ``docs/CONTRACTS.md``: a
 GeoDataFrame in EPSG:4326 with a RangeIndex and the columns ``site_id``,
@@ -31,7 +38,10 @@ a map or a GIS export needs them.
 
 from __future__ import annotations
 
+import io
 import json
+import re
+import warnings
 from pathlib import Path
 
 import geopandas as gpd
@@ -50,15 +60,17 @@ from ._validate import read_csv_any as _read_csv_text
 from .coords import COORDINATE_SYSTEMS, to_wgs84
 from .errors import CRSError, DataError, InputError
 from .opencellid import DEFAULT_GNB_ID_BITS, base_station_ids, is_opencellid, read_opencellid
-from .project import is_site_table, table_crs
+from .project import is_site_table, table_crs, transform_xy
 from .project import to_wgs84 as _layer_to_wgs84
 from .vocabulary import normalise_band, normalise_operator
 
 __all__ = [
+    "DATABASE_PREFIXES",
     "DEFAULT_GNB_ID_BITS",
     "FORMATS",
     "SITE_COLUMNS",
     "base_station_ids",
+    "is_database",
     "normalise_band",
     "normalise_operator",
     "read_sites",
@@ -71,7 +83,10 @@ __all__ = [
 SITE_COLUMNS = ("site_id", "operator", "band", "radius_m", "commissioned", "lon", "lat")
 
 #: Values accepted by ``read_sites(fmt=...)``.
-FORMATS = ("csv", "opencellid", "geojson", "gpkg", "shp", "parquet")
+FORMATS = ("csv", "opencellid", "geojson", "gpkg", "shp", "parquet", "xlsx")
+
+#: Beginnings of a ``read_sites`` source that name a PostgreSQL database, not a file.
+DATABASE_PREFIXES = ("postgresql://", "postgres://", "postgresql+psycopg://", "PG:")
 
 _TABLE_CRS = "EPSG:4326"  # attrs["crs"] of a site table: lon/lat are WGS-84 degrees
 
@@ -85,6 +100,8 @@ _EXTENSIONS = {
     ".shp": "shp",
     ".parquet": "parquet",
     ".geoparquet": "parquet",
+    ".xlsx": "xlsx",
+    ".xlsm": "xlsx",
 }
 
 # Column spellings, compared after geo5g._validate.norm: lower case, no spaces/_/-/.
@@ -192,6 +209,14 @@ def _detect_format(path: Path, fmt: str | None) -> str:
     ext = suffixes[-2] if suffixes and suffixes[-1] == ".gz" and len(suffixes) > 1 else None
     ext = ext or (suffixes[-1] if suffixes else "")
     kind = _EXTENSIONS.get(ext)
+    if ext == ".xls":
+        raise InputError(
+            f"{path.name}: an Excel 97–2003 workbook (.xls), which geo5g does not read",
+            fix=(
+                "save it as .xlsx (Excel: File › Save As › Excel Workbook) or as CSV UTF-8",
+                "save it as .xlsx (Excel: File › Save As › Excel Workbook) or as CSV UTF-8",
+            ),
+        )
     if kind is None:
         raise InputError(
             f"{path.name}: unknown sites format {ext or '(no extension)'!r}; supported: "
@@ -368,6 +393,418 @@ def _read_vector(path: Path, fmt: str, layer, source: str):
     return frame, found, numbers, "features", meta
 
 
+# --------------------------------------------------------------------------- Excel
+
+
+_TEXT_ROLES = ("site_id", "operator", "band", "scenario")
+
+
+def _empty_cell(value) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _header(row) -> list[str]:
+    return ["" if v is None else str(v).strip() for v in (row or ())]
+
+
+def _sheet_list(names) -> str:
+    return ", ".join(f"{name!r} ({i})" for i, name in enumerate(names))
+
+
+def _has_lonlat(header) -> bool:
+    try:
+        found = _find_roles(header, {"lon": LON_SPELLINGS, "lat": LAT_SPELLINGS}, "")
+    except DataError:  # the same name twice: reported when that sheet is read
+        return True
+    return found["lon"] is not None and found["lat"] is not None
+
+
+def _pick_sheet(book, sheet, source: str) -> str:
+    """The name of the sheet to read: asked for by name or 0-based index, or found."""
+    names = list(book.sheetnames)
+    if sheet is not None:
+        if isinstance(sheet, str) and sheet in names:
+            return sheet
+        text = str(sheet).strip()
+        if not isinstance(sheet, bool) and re.fullmatch(r"\d+", text) and int(text) < len(names):
+            return names[int(text)]
+        raise InputError(
+            f"{source}: no sheet {sheet!r}; the workbook has {len(names)} sheets: "
+            f"{_sheet_list(names)}",
+            fix=(
+                "pass sheet= a sheet's name or its 0-based index",
+                "use --sheet with a sheet's name or its 0-based index",
+            ),
+        )
+    if len(names) == 1:
+        return names[0]
+    with_lonlat = [
+        name
+        for name in names
+        if hasattr(book[name], "iter_rows")
+        and _has_lonlat(_header(next(book[name].iter_rows(max_row=1, values_only=True), ())))
+    ]
+    if len(with_lonlat) == 1:
+        return with_lonlat[0]
+    if not with_lonlat:
+        raise DataError(
+            f"{source}: no sheet has longitude and latitude columns (sheets: "
+            f"{_sheet_list(names)}); the header must be the first row, with columns spelled "
+            f"{'/'.join(LON_SPELLINGS)} and {'/'.join(LAT_SPELLINGS)} (any case)"
+        )
+    raise InputError(
+        f"{source}: {len(with_lonlat)} sheets have longitude and latitude columns "
+        f"({', '.join(map(repr, with_lonlat))}; all sheets: {_sheet_list(names)})",
+        fix=(
+            "pass sheet= the name or 0-based index of the sites' sheet",
+            "use --sheet with the name or 0-based index of the sites' sheet",
+        ),
+    )
+
+
+def _read_table_xlsx(path: Path, sheet):
+    """An Excel sheet → (frame of the role columns, roles, row numbers, source, sheet name)."""
+    import zipfile
+
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 (read lazily until the sheet is read)
+    except OSError as exc:
+        raise InputError(f"{path.name}: cannot read ({exc.strerror or exc})") from None
+    # openpyxl's own notices (styles, data validation, …) are about formatting, not values
+    with handle, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"openpyxl(\.|$)")
+        try:
+            # a file object: openpyxl would refuse a workbook by its name (fmt="xlsx")
+            book = openpyxl.load_workbook(handle, read_only=True, data_only=True)
+        except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise InputError(
+                f"{path.name}: not a readable Excel workbook ({first}); save it again from "
+                "Excel as .xlsx, or as CSV UTF-8"
+            ) from None
+        try:
+            name = _pick_sheet(book, sheet, path.name)
+            source = f"{path.name}, sheet {name!r}"
+            if not hasattr(book[name], "iter_rows"):
+                raise InputError(f"{source}: a chart sheet, not a table; pass sheet= a table")
+            rows = book[name].iter_rows(values_only=True)
+            header = _header(next(rows, None))
+            found = _find_roles(header, _SPELLINGS, source)
+            _require_lonlat(found, [h for h in header if h], source)
+            body = list(rows)
+        finally:
+            book.close()
+    # rows left empty (often thousands of formatted rows after the data) are skipped;
+    # the others keep their row numbers in the sheet
+    keep = np.fromiter(
+        (any(not _empty_cell(v) for v in row) for row in body), dtype=bool, count=len(body)
+    )
+    numbers = np.flatnonzero(keep) + 2
+    kept = [body[i] for i in np.flatnonzero(keep)]
+    del body
+    frame = pd.DataFrame(index=range(len(kept)))
+    for role, column in found.items():
+        if column is None:
+            continue
+        at = header.index(column)
+        values = pd.Series([row[at] if at < len(row) else None for row in kept], dtype=object)
+        if role in _TEXT_ROLES:
+            # ids typed as numbers (10001) are the text "10001"
+            values = values.astype("str")
+        elif role != "commissioned":
+            values = values.infer_objects()
+        frame[column] = values
+    return frame, found, numbers, source, name
+
+
+# --------------------------------------------------------------------------- PostGIS
+
+
+_PG_KEYS = ("table", "tables", "query")  # geo5g's own keys, removed before connecting
+
+
+def is_database(source) -> bool:
+    """Whether ``source`` names a PostgreSQL database rather than a file.
+
+    Examples
+    --------
+    >>> is_database("postgresql://me@db.example/sites?table=gnb")
+    True
+    >>> is_database("PG:dbname=inventory tables=sites")
+    True
+    >>> is_database("sites.csv")
+    False
+    """
+    if not isinstance(source, str):
+        return False
+    text = source.strip()
+    return text.startswith(DATABASE_PREFIXES[:-1]) or text[:3].upper() == "PG:"
+
+
+def _psycopg():
+    try:
+        import psycopg
+    except ImportError:
+        raise InputError(
+            "reading sites from PostgreSQL needs the psycopg package",
+            fix=("pip install 'geo5g[postgis]'", "pip install 'geo5g[postgis]'"),
+        ) from None
+    return psycopg
+
+
+def _split_database(spec: str) -> tuple[str, dict]:
+    """libpq connection string without geo5g's keys, and those keys' values."""
+    text = spec.strip()
+    ours = {}
+    if text[:3].upper() == "PG:":  # GDAL's form: PG:"dbname=… host=… tables=…"
+        body = text[3:].strip()
+        if len(body) > 1 and body[0] == body[-1] == '"':
+            body = body[1:-1]
+        pair = re.compile(r"\s*([A-Za-z_]+)\s*=\s*('(?:[^'\\]|\\.)*'|[^\s']+)\s*")
+        kept, at = [], 0
+        while at < len(body):
+            match = pair.match(body, at)
+            if match is None:
+                raise InputError(
+                    f"PostgreSQL connection string: cannot read {body[at:][:30]!r}; write "
+                    "key=value pairs (PG:dbname=NAME host=HOST tables=TABLE), quoting values "
+                    "with spaces in single quotes"
+                )
+            key, value = match.group(1), match.group(2)
+            if value.startswith("'"):
+                value = re.sub(r"\\(.)", r"\1", value[1:-1])
+            if key.lower() in _PG_KEYS:
+                ours[key.lower()] = value
+            else:
+                kept.append(match.group(0).strip())
+            at = match.end()
+        return " ".join(kept), ours
+    from urllib.parse import parse_qsl, urlencode, urlsplit
+
+    parts = urlsplit(re.sub(r"^postgresql\+psycopg(2)?://", "postgresql://", text))
+    params = []
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key.lower() in _PG_KEYS:
+            ours[key.lower()] = value
+        else:
+            params.append((key, value))
+    if parts.fragment:  # postgresql://…/db#sites
+        ours.setdefault("table", parts.fragment)
+    query = f"?{urlencode(params)}" if params else ""
+    return f"{parts.scheme}://{parts.netloc}{parts.path}{query}", ours
+
+
+def _database_label(params: dict) -> str:
+    """``"database 'x' on host:port"`` (never the password)."""
+    host = params.get("host") or params.get("hostaddr") or "the default host"
+    port = f":{params['port']}" if params.get("port") else ""
+    return f"database {params.get('dbname') or params.get('user') or '(default)'!r} on {host}{port}"
+
+
+def _scrub(message: str, params: dict) -> str:
+    first = (message.strip().splitlines() or [""])[0]
+    if params.get("password"):
+        first = first.replace(params["password"], "***")
+    return first
+
+
+def _read_database(spec: str, table, query):
+    """A PostGIS table or query → (frame, roles, row numbers, source, id stem)."""
+    psycopg = _psycopg()
+    from psycopg import sql
+
+    conninfo, ours = _split_database(spec)
+    table = table if table is not None else ours.get("table", ours.get("tables"))
+    query = query if query is not None else ours.get("query")
+    try:
+        params = psycopg.conninfo.conninfo_to_dict(conninfo)
+    except psycopg.Error as exc:
+        raise InputError(
+            f"PostgreSQL connection string not understood ({_scrub(str(exc), {})}); write "
+            "postgresql://USER@HOST:PORT/DBNAME?table=TABLE or PG:dbname=DBNAME host=HOST "
+            "tables=TABLE"
+        ) from None
+    where = _database_label(params)
+    if table is not None and query is not None:
+        raise InputError(f"{where}: give a table or a query, not both")
+    if table is not None and "," in str(table):
+        raise InputError(f"{where}: one table of sites, not several ({table!r})")
+    options = {} if "connect_timeout" in params else {"connect_timeout": 10}
+    try:
+        conn = psycopg.connect(conninfo, autocommit=False, **options)
+    except psycopg.Error as exc:
+        raise InputError(f"{where}: cannot connect ({_scrub(str(exc), params)})") from None
+    try:
+        conn.read_only = True  # a user's query can read, never change, the inventory
+        with conn.cursor() as cur:
+            return _query_sites(cur, sql, where, table, query)
+    except psycopg.Error as exc:
+        what = ", query" if query is not None else f", table {table}" if table else ""
+        raise InputError(f"{where}{what}: {_scrub(str(exc), params)}") from None
+    finally:
+        conn.close()
+
+
+def _relation(table: str):
+    from psycopg import sql
+
+    schema, _, name = str(table).rpartition(".")
+    return sql.Identifier(schema, name) if schema else sql.Identifier(name)
+
+
+def _only_point_table(cur, where: str) -> str:
+    """The database's one table with a point geometry column (or an error listing them)."""
+    cur.execute("SELECT count(*) FROM pg_class WHERE relname = 'geometry_columns'")
+    tables = []
+    if cur.fetchone()[0]:
+        cur.execute(
+            "SELECT f_table_schema, f_table_name, type FROM geometry_columns "
+            "WHERE f_table_schema NOT IN ('pg_catalog', 'information_schema', 'topology') "
+            "ORDER BY 1, 2"
+        )
+        tables = cur.fetchall()
+    points = [(s, t) for s, t, kind in tables if "POINT" in str(kind).upper()]
+    if len(points) == 1:
+        schema, name = points[0]
+        return name if schema == "public" else f"{schema}.{name}"
+    listed = ", ".join(f"{s}.{t} ({kind})" for s, t, kind in tables[:10]) or "none"
+    raise InputError(
+        f"{where}: name the sites' table; tables with geometries: {listed}",
+        fix=(
+            "pass layer='TABLE' or query='SELECT …', or add ?table=TABLE to the URL",
+            "add ?table=TABLE to the URL (tables=TABLE in a PG: string)",
+        ),
+    )
+
+
+def _query_sites(cur, sql, where: str, table, query):
+    if query is not None:
+        body = sql.SQL(str(query).strip().rstrip(";"))
+        base = sql.SQL("SELECT * FROM ({}) AS geo5g_query").format(body)
+        source, stem = f"{where}, query", "query"
+    else:
+        table = table or _only_point_table(cur, where)
+        base = sql.SQL("SELECT * FROM {}").format(_relation(table))
+        source, stem = f"{where}, table {table}", str(table).rpartition(".")[2]
+    cur.execute("SELECT oid::int FROM pg_type WHERE typname IN ('geometry', 'geography')")
+    spatial = {row[0] for row in cur.fetchall()}
+    cur.execute(sql.SQL("SELECT * FROM ({}) AS t LIMIT 0").format(base))
+    names = [d.name for d in cur.description]
+    geometry = [d.name for d in cur.description if d.type_code in spatial]
+    if len(geometry) > 1:
+        raise InputError(
+            f"{source}: {len(geometry)} geometry columns ({', '.join(geometry)})",
+            fix=(
+                "pass query= selecting one of them",
+                "add ?query=… selecting one of them to the URL",
+            ),
+        )
+    found = _find_roles([n for n in names if n not in geometry], _SPELLINGS, source)
+    if not geometry:
+        _require_lonlat(found, names, source)
+    picked = [
+        sql.SQL("{} AS {}").format(sql.Identifier("t", column), sql.Identifier(f"__{role}"))
+        for role, column in found.items()
+        if column is not None and not (geometry and role in ("lon", "lat"))
+    ]
+    if geometry:
+        g = sql.SQL("{}::geometry").format(sql.Identifier("t", geometry[0]))
+        picked += [
+            sql.SQL(expression).format(g=g)
+            for expression in (
+                "CASE WHEN GeometryType({g}) LIKE 'POINT%' THEN ST_X({g}) END AS __lon",
+                "CASE WHEN GeometryType({g}) LIKE 'POINT%' THEN ST_Y({g}) END AS __lat",
+                "ST_SRID({g}) AS __srid",
+                "CASE WHEN NOT ST_IsEmpty({g}) THEN GeometryType({g}) END AS __gtype",
+            )
+        ]
+    select = sql.SQL("SELECT {} FROM ({}) AS t").format(sql.SQL(", ").join(picked), base)
+    # COPY as CSV: the values parsed by pandas' C reader, as a CSV file's would be
+    buffer = io.BytesIO()
+    copy = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER true, ENCODING 'UTF8')")
+    with cur.copy(copy.format(select)) as stream:
+        for chunk in stream:
+            buffer.write(chunk)
+    buffer.seek(0)
+    frame = pd.read_csv(
+        buffer,
+        dtype={f"__{r}": "str" for r in (*_TEXT_ROLES, "commissioned", "gtype")},
+        keep_default_na=False,
+        na_values=[""],
+        encoding="utf-8",
+    )
+    del buffer
+    roles = {role: (f"__{role}" if column is not None else None) for role, column in found.items()}
+    if geometry:
+        roles |= {"lon": "__lon", "lat": "__lat"}
+        frame = _database_points(cur, frame, source, geometry[0])
+    return frame, roles, np.arange(len(frame)) + 1, source, stem
+
+
+def _database_points(cur, frame: pd.DataFrame, source: str, column: str) -> pd.DataFrame:
+    """Check the geometry column (points, one SRID known to the database) → WGS-84."""
+    numbers = np.arange(len(frame)) + 1
+    kind = frame.pop("__gtype")
+    srid = frame.pop("__srid")
+    missing = kind.isna().to_numpy()
+    srids = sorted(int(v) for v in pd.unique(srid[~missing]))
+    if srids == [0] or (0 in srids and len(srids) > 1):
+        zero = (srid == 0).to_numpy() & ~missing
+        raise CRSError(
+            f"{source}: geometry column {column!r} has SRID 0 (no CRS) in "
+            f"{int(zero.sum())} rows; geo5g never guesses one. Set it in the database, e.g. "
+            f"SELECT UpdateGeometrySRID('TABLE', '{column}', 4326) for WGS-84 lon/lat "
+            "(ST_SetSRID in a query)"
+        )
+    if len(srids) > 1:
+        raise CRSError(
+            f"{source}: geometry column {column!r} mixes SRIDs {', '.join(map(str, srids))}; "
+            "transform them to one (ST_Transform) first"
+        )
+    problems = []
+    wrong = ~missing & ~kind.str.startswith("POINT").fillna(False).to_numpy(bool)
+    if wrong.any():
+        counts = kind[wrong].value_counts()
+        listed = ", ".join(f"{t} ({n})" for t, n in counts.items())
+        problems.append(
+            f"geometries must be points; found {listed} "
+            f"({listed_rows(wrong, numbers, 'rows')}). Convert them to points first "
+            "(e.g. ST_PointOnSurface in a query)"
+        )
+    if missing.any():
+        problems.append(
+            f"{int(missing.sum())} rows have no geometry ({listed_rows(missing, numbers, 'rows')})"
+        )
+    if problems:
+        raise DataError(f"{source}: " + "; ".join(problems))
+    if srids:
+        crs = _srid_crs(cur, srids[0], source)
+        if not crs.equals(CRS.from_epsg(4326), ignore_axis_order=True):
+            x, y = transform_xy(frame["__lon"], frame["__lat"], crs, "EPSG:4326")
+            frame["__lon"], frame["__lat"] = x, y
+    return frame
+
+
+def _srid_crs(cur, srid: int, source: str) -> CRS:
+    cur.execute("SELECT auth_name, auth_srid, srtext FROM spatial_ref_sys WHERE srid = %s", (srid,))
+    row = cur.fetchone()
+    if row is None:
+        raise CRSError(
+            f"{source}: SRID {srid} is not in the database's spatial_ref_sys; use an EPSG SRID "
+            "(4326 for WGS-84 lon/lat)"
+        )
+    auth, code, wkt = row
+    try:
+        if auth and code:
+            return CRS.from_authority(auth, code)
+        return CRS.from_wkt(wkt)
+    except Exception as exc:  # pyproj.exceptions.CRSError, or a malformed WKT
+        raise CRSError(f"{source}: SRID {srid} is not a CRS geo5g knows ({exc})") from None
+
+
 def _all_distinct(values: pd.Series) -> bool:
     """True when no two values are equal (no missing values expected).
 
@@ -424,8 +861,11 @@ def _release_arrow_memory() -> None:
     pa.default_memory_pool().release_unused()
 
 
-def _table_to_sites(frame, found, numbers, where, source: str) -> dict:
-    """Validate a table with contract roles; return the contract columns (or raise)."""
+def _table_to_sites(frame, found, numbers, where, source: str, stem: str | None = None) -> dict:
+    """Validate a table with contract roles; return the contract columns (or raise).
+
+    Generated ids are ``"<stem>-<row>"``; ``stem`` defaults to the stem of ``source``.
+    """
     n = len(frame)
     if n == 0:
         raise DataError(f"{source}: empty layer (no sites)")
@@ -438,7 +878,7 @@ def _table_to_sites(frame, found, numbers, where, source: str) -> dict:
         site_id = frame[found["site_id"]].astype("str").str.strip()
         blank = _blank(frame[found["site_id"]])
     if blank.any():  # "<source-stem>-<row>" where the file gives no id
-        stem = Path(source).stem
+        stem = stem or Path(source).stem
         generated = pd.Series([f"{stem}-{i}" for i in range(1, n + 1)], dtype="str")
         site_id = generated if blank.all() else site_id.where(~blank, generated)
     # Duplicates are located only when there are any.
@@ -539,18 +979,36 @@ def read_sites(
     radios=("NR",),
     gnb_id_bits=None,
     layer: str | None = None,
+    sheet: str | int | None = None,
+    query: str | None = None,
     points: bool = True,
 ) -> gpd.GeoDataFrame | pd.DataFrame:
-    """Read a sites layer (CSV, OpenCelliD, GeoJSON, GPKG, Shapefile, GeoParquet).
+    """Read a sites layer (CSV, OpenCelliD, GeoJSON, GPKG, Shapefile, GeoParquet, Excel, PostGIS).
 
     Parameters
     ----------
     path : str or os.PathLike
-        The file. CSV may be ``.gz`` compressed.
+        The file (CSV may be ``.gz`` compressed), or a PostgreSQL connection string
+        (a ``str`` beginning ``postgresql://``, ``postgres://`` or ``PG:``):
+
+        * ``postgresql://[USER[:PASSWORD]@][HOST][:PORT]/DBNAME[?table=[SCHEMA.]TABLE]``
+          — a libpq URI; other query parameters (``sslmode=``, ``host=/run/socket-dir``,
+          ``connect_timeout=`` …) go to libpq; ``?query=SELECT…`` (URL-encoded) instead
+          of a table; ``…/DBNAME#TABLE`` is the same as ``?table=TABLE``;
+        * ``PG:dbname=DBNAME host=HOST port=PORT user=USER tables=[SCHEMA.]TABLE`` — GDAL's
+          form (``table=`` and ``query='SELECT …'`` too; quote values with spaces in
+          single quotes).
+
+        The password is best kept out of the string (``~/.pgpass`` or ``PGPASSWORD``);
+        it is never shown in messages. Without a table or query, the database's only
+        table with a point geometry column is read. The geometry column (``geometry``
+        or ``geography``, points) gives the positions, reprojected from its SRID to
+        WGS-84; without one, lon/lat columns are read as in a CSV. The connection is
+        read-only. Needs ``psycopg`` (``pip install 'geo5g[postgis]'``).
     coords : {"wgs84", "gcj02", "bd09"}
         Coordinate system of the positions (after reprojecting vector layers
         to EPSG:4326): AMap/Tencent exports are GCJ-02, Baidu's BD-09.
-    fmt : {"csv", "opencellid", "geojson", "gpkg", "shp", "parquet"}, optional
+    fmt : {"csv", "opencellid", "geojson", "gpkg", "shp", "parquet", "xlsx"}, optional
         Override the format detected from the extension and CSV header.
     radios : sequence of {"NR", "LTE"}
         OpenCelliD only: which radios to keep (default 5G NR only).
@@ -558,7 +1016,14 @@ def read_sites(
         OpenCelliD only: gNB-ID length in bits (22..32), for all operators or
         per operator; default :data:`DEFAULT_GNB_ID_BITS` (24).
     layer : str, optional
-        Layer of a multi-layer GeoPackage (default: its only point layer).
+        Layer of a multi-layer GeoPackage (default: its only point layer); for a
+        database, the table (``"schema.table"`` or ``"table"``), as ``?table=``.
+    sheet : str or int, optional
+        Excel only: the sheet's name, or its 0-based index (a string of digits that
+        is no sheet's name is an index too). Default: the only sheet, else the only
+        sheet whose first row has lon/lat columns.
+    query : str, optional
+        Database only: a ``SELECT`` whose rows are the sites (instead of a table).
     points : bool, default True
         Build a point geometry per site. False returns a site table (the same
         columns without ``geometry``, ``attrs["crs"] = "EPSG:4326"``), which
@@ -570,17 +1035,20 @@ def read_sites(
         The Sites contract (``docs/CONTRACTS.md``): RangeIndex, columns
         ``site_id, operator, band, radius_m, commissioned, lon, lat,
         geometry`` in EPSG:4326 (no ``geometry`` with ``points=False``).
-        ``attrs``: ``source`` (file name),
-        ``synthetic`` (bool), ``coords`` (the input system); OpenCelliD adds
+        ``attrs``: ``source`` (file name; for a database ``"database 'DB' on
+        HOST:PORT, table T"``, without user or password), ``synthetic`` (bool),
+        ``coords`` (the input system); Excel adds ``sheet``; OpenCelliD adds
         ``skipped`` (``{"mcc": rows of other MCCs, "radio": rows of other
         radios}``) and ``cells`` (cells grouped into the base stations).
 
     Raises
     ------
     InputError
-        Missing or unreadable file, unknown format, ambiguous GeoPackage layer.
+        Missing or unreadable file, unknown format, ambiguous GeoPackage layer or
+        Excel sheet, a database that cannot be reached (one line naming the host and
+        database), an unknown table or a failing query.
     CRSError
-        A vector layer without a CRS.
+        A vector layer without a CRS; a PostGIS geometry with SRID 0, or mixed SRIDs.
     DataError
         Every problem of the layer at once: no lon/lat columns, non-numeric or
         out-of-range coordinates, lon/lat apparently swapped, empty layer,
@@ -594,41 +1062,78 @@ def read_sites(
     >>> s = read_sites(p)
     >>> s.loc[0, ["site_id", "operator", "band"]].tolist()
     ['A1', 'China Mobile', '2.6GHz']
+
+    An Excel workbook with the same columns, and a PostGIS table:
+
+    >>> pd.DataFrame({"经度": [118.79], "纬度": [32.06]}).to_excel(
+    ...     p.with_suffix(".xlsx"), sheet_name="基站", index=False)
+    >>> read_sites(p.with_suffix(".xlsx")).attrs["sheet"]
+    '基站'
+    >>> read_sites("postgresql://planner@gis.example/inventory?table=gnb")  # doctest: +SKIP
     """
-    path = Path(path)
-    source = path.name
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder; pass a sites file")
-    if str(coords).lower().replace("-", "").replace("_", "") not in COORDINATE_SYSTEMS:
-        raise DataError(
-            f"unknown coordinate system {coords!r}; use one of {', '.join(COORDINATE_SYSTEMS)}"
-        )
-    kind = _detect_format(path, fmt)
-    attrs = {"source": source, "synthetic": False, "coords": str(coords)}
+
+    def check_coords():
+        if str(coords).lower().replace("-", "").replace("_", "") not in COORDINATE_SYSTEMS:
+            raise DataError(
+                f"unknown coordinate system {coords!r}; use one of {', '.join(COORDINATE_SYSTEMS)}"
+            )
+
+    attrs = {"synthetic": False, "coords": str(coords)}
+    geometry = None
+    if is_database(path):
+        check_coords()
+        if sheet is not None:
+            raise InputError("sheet= is for Excel workbooks; a database has tables (layer=)")
+        frame, found, numbers, source, stem = _read_database(path, layer, query)
+        columns = _table_to_sites(frame, found, numbers, "rows", source, stem)
+        del frame
+        attrs |= {"source": source}
+        attrs["synthetic"] = bool(columns["site_id"].str.startswith("SYN-").all())
+        kind = "postgis"
+    else:
+        path = Path(path)
+        source = path.name
+        if not path.exists():
+            raise InputError(f"{path}: no such file")
+        if path.is_dir():
+            raise InputError(f"{path}: is a folder; pass a sites file")
+        check_coords()
+        kind = _detect_format(path, fmt)
+        if sheet is not None and kind != "xlsx":
+            raise InputError(f"{source}: sheet= is for Excel workbooks (.xlsx), not {kind}")
+        if query is not None:
+            raise InputError(f"{source}: query= is for a database, not a file")
+        attrs["source"] = source
     if kind == "opencellid":
         columns, extra = read_opencellid(path, radios, gnb_id_bits, source)
         attrs |= extra
-    else:
+    elif kind != "postgis":
         if kind == "csv":
             frame, found, numbers, where = _read_table_csv(path)
-            meta = {}
+            meta, stem = {}, None
+        elif kind == "xlsx":
+            frame, found, numbers, source, attrs["sheet"] = _read_table_xlsx(path, sheet)
+            meta, stem, where = {}, path.stem, "rows"
         else:
             frame, found, numbers, where, meta = _read_vector(path, kind, layer, source)
-        columns = _table_to_sites(frame, found, numbers, where, source)
+            stem = None
+        columns = _table_to_sites(frame, found, numbers, where, source, stem)
         del frame  # the raw columns: millions of sites' worth, no longer needed
         _release_arrow_memory()
         flag = meta.get("synthetic", meta.get("geo5g_synthetic"))
         attrs["synthetic"] = str(flag).lower() == "true" or bool(
             columns["site_id"].str.startswith("SYN-").all()
         )
-    geometry = None if kind in ("csv", "opencellid") else meta.get("__geometry")
+        geometry = meta.get("__geometry")
     if str(coords).lower().replace("-", "").replace("_", "") != "wgs84":
         columns["lon"], columns["lat"] = to_wgs84(columns["lon"], columns["lat"], coords)
         geometry = None
     out = sites_from_arrays(
-        **columns, source=source, synthetic=attrs["synthetic"], geometry=geometry, points=points
+        **columns,
+        source=attrs["source"],
+        synthetic=attrs["synthetic"],
+        geometry=geometry,
+        points=points,
     )
     del columns
     _release_arrow_memory()  # the parsing's leftovers: ≈ 200 MB for millions of sites

@@ -68,3 +68,64 @@ def test_the_line_rule_keeps_kinds_apart():
     assert rule.loc[("G2", 1, "expressway"), "coverage_pct"] == pytest.approx(96.0)
     assert rule.loc[("G2", 1, "expressway"), "continuous"]
     assert rule.loc[("G2", 1, "tunnel"), "covered_km"] == 0.0
+
+
+def test_a_railway_layer_beside_the_expressways_is_judged_on_its_own(tmp_path):
+    """Two --roads layers: the railway target is measured on the railway alone."""
+    import geopandas as gpd
+    import shapely
+
+    from geo5g._paths import data_dir
+
+    rail = tmp_path / "rail.geojson"
+    # 20 km east–west through central Nanjing, where the demo has sites everywhere
+    line = shapely.LineString([(118.70, 32.05), (118.91, 32.05)])
+    gpd.GeoDataFrame({"name": ["京沪铁路"]}, geometry=[line], crs=4326).to_file(rail)
+    roads = data_dir() / "roads" / "expressways_schematic_jiangsu.geojson"
+    done = run(Request(province="jiangsu", roads=((roads, None), (rail, "铁路"))), "gaps")
+    runs = done.gaps.runs
+    assert set(runs["kind"]) == {"expressway", "railway"}
+    mine = runs[runs["kind"] == "railway"]
+    assert mine["route_m"].sum() / 1000 == pytest.approx(19.8, rel=0.01)  # ≈ 0.21° × 94.4 km
+    assert (done.gaps.lines["kind"] == "railway").sum() == 1  # one ref × one city
+
+
+def test_urban_areas_are_measured_as_areas(tmp_path):
+    """A user's urban area is measured on its own polygon; the proxy is labelled."""
+    import geopandas as gpd
+    import shapely
+
+    areas = tmp_path / "urban.geojson"
+    box = shapely.box(116.001, 28.001, 116.011, 28.011)  # ≈ 1 km², Jiangxi countryside
+    gpd.GeoDataFrame({"name": ["测试城区"]}, geometry=[box], crs=4326).to_file(areas)
+    done = run(Request(province="jiangxi", urban_areas=areas), "report")
+    assert len(done.urban) == 1 and done.urban["area_km2"].iloc[0] == pytest.approx(1.09, rel=0.02)
+    card = done.scorecard.set_index("metric")
+    one = done.urban.iloc[0]
+    assert card.loc["urban_area_covered_pct", "measured"] == 100.0 * one["continuous"]
+    assert one["continuous"] == (one["covered_pct"] >= 95.0)
+    proxy = run(Request(province="jiangxi"), "report")
+    assert "PROXY" in card_note(proxy) and len(proxy.urban) == 100  # one per county-level unit
+
+
+def card_note(done) -> str:
+    return done.scorecard.set_index("metric").loc["urban_area_covered_pct", "note"]
+
+
+def test_cli_reads_an_excel_sheet(tmp_path):
+    from click.testing import CliRunner
+
+    from geo5g.cli import cli
+
+    book = tmp_path / "sites.xlsx"
+    with pd.ExcelWriter(book) as xl:
+        pd.DataFrame({"说明": ["demo"]}).to_excel(xl, sheet_name="说明", index=False)
+        pd.DataFrame(
+            {"站号": ["A1", "A2"], "经度": [118.79, 118.80], "纬度": [32.06, 32.07]}
+        ).to_excel(xl, sheet_name="基站", index=False)
+    res = CliRunner().invoke(
+        cli, ["density", "--sites", str(book), "--sheet", "基站", "--format", "csv"]
+    )
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(__import__("io").StringIO(res.stdout))
+    assert table["stations"].sum() == 2
