@@ -200,9 +200,7 @@ def test_folder_is_not_a_file(tmp_path):
 
 def test_unknown_extension_lists_supported(tmp_path):
     path = _write(tmp_path, "sites.kml", "x")
-    with pytest.raises(
-        InputError, match=r"unknown sites format '\.kml'.*\.csv.*\.gpkg.*\.parquet"
-    ):
+    with pytest.raises(InputError, match=r"unknown sites format '\.kml'.*\.csv.*\.gpkg.*\.parquet"):
         read_sites(path)
 
 
