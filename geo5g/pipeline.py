@@ -1615,18 +1615,7 @@ _COMMAND_STAGES = {
     "rsu": ("rsu",),
     "popcover": ("reach", "density", "popcover"),
     "coverage": ("reach", "density"),  # the signal raster's inputs
-    "report": (
-        "reach",
-        "density",
-        "gaps",
-        "ports",
-        "rsu",
-        "seats",
-        "urban",
-        "poi",
-        "popcover",
-        "compare",
-    ),
+    "report": STAGES[2:],  # every stage after read and project, in order
 }
 
 
