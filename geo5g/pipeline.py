@@ -397,11 +397,18 @@ def _read_lines(request: Request, bundled, provinces, required) -> tuple:
             _roads.read_roads, None, bundled, "roads", "--roads", provinces, required
         )
         return layer, [src] if src else []
-    layers, sources = [], []
+    # an OSM extract named with several kinds is parsed once for all of them
+    wanted_kinds: dict = {}
     for path, kind in given:
+        key = str(path) if _roads.is_osm(Path(path)) and kind is not None else (path, kind)
+        wanted_kinds.setdefault(key, (path, []))[1].append(kind)
+    layers, sources = [], []
+    for path, kinds in wanted_kinds.values():
+        kind = None if kinds == [None] else kinds[0] if len(kinds) == 1 else tuple(kinds)
         layer = _roads.read_roads(path, **({"kind": kind} if kind is not None else {}))
         layers.append(layer)
-        sources.append(_layer_source(layer, "roads" if kind is None else f"{kind} lines", path))
+        label = "roads" if kind is None else f"{'/'.join(map(str, kinds))} lines"
+        sources.append(_layer_source(layer, label, path))
     if len(layers) == 1:
         return layers[0], sources
     schematic = any(layer.attrs.get("schematic") for layer in layers)

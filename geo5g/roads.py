@@ -91,6 +91,7 @@ __all__ = [
     "LINE_KINDS",
     "OSM_HIGHWAYS",
     "OSM_LINES",
+    "is_osm",
     "line_kind",
     "read_demo_ports",
     "read_demo_roads",
@@ -180,7 +181,8 @@ def _check_path(path) -> Path:
     return path
 
 
-def _is_osm(path: Path) -> bool:
+def is_osm(path: Path) -> bool:
+    """Whether ``path`` names an OpenStreetMap extract (``.osm.pbf``, ``.pbf``, ``.osm``)."""
     name = path.name.lower()
     return name.endswith((".osm.pbf", ".pbf", ".osm"))
 
@@ -305,49 +307,61 @@ def _osm_what(kind: str) -> str:
     return f"no {said} ways"
 
 
-def _read_osm_lines(path: Path, kind: str) -> gpd.GeoDataFrame:
-    """The ways of one kind of line from an OSM extract, weighted (module docstring)."""
-    rule = OSM_LINES[kind]
+def _read_osm_lines(path: Path, kinds: tuple[str, ...]) -> gpd.GeoDataFrame:
+    """The ways of each kind of line from an OSM extract, weighted (module docstring).
+
+    The extract is parsed once for all ``kinds`` (GDAL's OSM driver reads the whole file
+    whatever the filter); a way of several kinds (a trunk road, a tunnel) is a row of each.
+    """
+    rules = [OSM_LINES[k] for k in kinds]
+    tags = {t: sorted({v for r in rules for v in r.get(t, ())}) for t in ("highway", "railway")}
     where = " OR ".join(
-        f"{tag} IN ({', '.join(repr(v) for v in values)})" for tag, values in rule.items()
+        f"{tag} IN ({', '.join(repr(v) for v in values)})" for tag, values in tags.items() if values
     )
     raw = _read_vector(
         path, layer="lines", columns=["name", "highway", "railway", "other_tags"], where=where
     )
     highway = _text(raw["highway"]).fillna("")
     railway = _text(raw["railway"]).fillna("")
-    keys = dict.fromkeys(k for selector in rule for k in _OSM_KEYS[selector])
+    keys = dict.fromkeys(k for r in rules for selector in r for k in _OSM_KEYS[selector])
     tag = _osm_tags(raw["other_tags"], keys)
     tag |= {k: pd.Series("", index=raw.index, dtype="string") for k in _ALL_KEYS - set(keys)}
-    road = highway.isin(rule.get("highway", ())).to_numpy(bool)
-    rail = ~road & railway.isin(rule.get("railway", ())).to_numpy(bool)
     # a rail way in a yard, out of use, or not a line for passengers and freight
     dead = (tag["disused"].isin(_YES) | tag["abandoned"].isin(_YES)).to_numpy(bool)
     other_use = (railway == "rail") & ~tag["usage"].isin(("", *_RAIL_USAGE))
     side = (tag["service"] != "").to_numpy(bool) | dead | other_use.to_numpy(bool)
     tunnel = tag["tunnel"].str.lower().isin(_YES).to_numpy(bool)
-    keep = road | (rail & ~side)
-    if kind == "tunnel":
-        keep &= tunnel
     oneway = tag["oneway"].str.lower().isin(_ONEWAY).to_numpy(bool)
     ring = tag["junction"].isin(("roundabout", "circular")).to_numpy(bool)
-    carriageway = road & highway.isin(_CARRIAGEWAYS).to_numpy(bool) & oneway & ~ring
-    track = rail & tag["railway:preferred_direction"].isin(_PAIRED_TRACK).to_numpy(bool)
-    weight = np.where(carriageway | track, 0.5, 1.0)
-    return gpd.GeoDataFrame(
-        {
-            "ref": tag["ref"].str.split(";").str[0].str.strip().to_numpy(dtype=object),
-            "name": raw["name"].to_numpy(dtype=object),
-            "kind": kind,
-            "tunnel": tunnel,
-            "highway": np.where(road, highway.to_numpy(dtype=object), ""),
-            "railway": np.where(road, "", railway.to_numpy(dtype=object)),
-            "schematic": False,
-            "weight": weight,
-        },
-        geometry=raw.geometry.values,
-        crs=raw.crs,
-    )[keep].reset_index(drop=True)
+    paired_track = tag["railway:preferred_direction"].isin(_PAIRED_TRACK).to_numpy(bool)
+    ref = tag["ref"].str.split(";").str[0].str.strip().to_numpy(dtype=object)
+    parts = []
+    for kind, rule in zip(kinds, rules, strict=True):  # a few kinds, each one array pass
+        road = highway.isin(rule.get("highway", ())).to_numpy(bool)
+        rail = ~road & railway.isin(rule.get("railway", ())).to_numpy(bool)
+        keep = road | (rail & ~side)
+        if kind == "tunnel":
+            keep &= tunnel
+        carriageway = road & highway.isin(_CARRIAGEWAYS).to_numpy(bool) & oneway & ~ring
+        weight = np.where(carriageway | (rail & paired_track), 0.5, 1.0)
+        parts.append(
+            gpd.GeoDataFrame(
+                {
+                    "ref": ref,
+                    "name": raw["name"].to_numpy(dtype=object),
+                    "kind": kind,
+                    "tunnel": tunnel,
+                    "highway": np.where(road, highway.to_numpy(dtype=object), ""),
+                    "railway": np.where(road, "", railway.to_numpy(dtype=object)),
+                    "schematic": False,
+                    "weight": weight,
+                },
+                geometry=raw.geometry.values,
+                crs=raw.crs,
+            )[keep]
+        )
+    out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=raw.crs).reset_index(drop=True)
 
 
 def read_roads(path, *, layer=None, kind=None) -> gpd.GeoDataFrame:
@@ -365,8 +379,9 @@ def read_roads(path, *, layer=None, kind=None) -> gpd.GeoDataFrame:
         first of the way's ``;``-separated refs.
     layer : str, optional
         Layer of a multi-layer file (GeoPackage); ignored for OSM extracts.
-    kind : str, optional
-        The kind of line, in any spelling of :data:`KIND_SPELLINGS` (``"railway"``,
+    kind : str or sequence of str, optional
+        The kind of line (for an OSM extract, also several kinds, read in one pass),
+        in any spelling of :data:`KIND_SPELLINGS` (``"railway"``,
         ``"铁路"``, ``"地铁"`` …). For an OSM extract, which ways are read (default
         ``"expressway"``). For other files, the kind of every row whose ``kind``
         column is blank, or of every row if the file has no ``kind`` column (default
@@ -395,10 +410,14 @@ def read_roads(path, *, layer=None, kind=None) -> gpd.GeoDataFrame:
         column or non-yes/no values of a ``tunnel`` column (all reported together).
     """
     path = _check_path(path)
-    default = "expressway" if kind is None else line_kind(kind)
+    several = kind is not None and not isinstance(kind, str)
+    kinds = tuple(dict.fromkeys(line_kind(k) for k in kind)) if several else ()
+    default = "expressway" if kind is None else kinds[0] if several else line_kind(kind)
     name = path.name
-    if _is_osm(path):
-        gdf = _read_osm_lines(path, default)
+    if several and not is_osm(path):
+        raise DataError(f"{name}: several kinds are read from OSM extracts only; pass one kind")
+    if is_osm(path):
+        gdf = _read_osm_lines(path, kinds or (default,))
     else:
         gdf = _read_vector(path, layer=layer)
         ref_col = _first_column(gdf, ("ref", "road_ref", "route"))
@@ -417,7 +436,11 @@ def read_roads(path, *, layer=None, kind=None) -> gpd.GeoDataFrame:
         )
     require_crs(gdf, name)
     if gdf.empty:
-        what = _osm_what(default) if _is_osm(path) else "no line features"
+        what = (
+            "; ".join(_osm_what(k) for k in (kinds or (default,)))
+            if is_osm(path)
+            else "no line features"
+        )
         raise DataError(f"{name}: the line layer is empty ({what})")
     problems = _geometry_problems(
         gdf, _LINES, "lines", "roads must be lines; is this a point or polygon layer?"

@@ -354,3 +354,31 @@ def test_a_railway_across_a_city_border_and_the_line_rule(tmp_path):
     nanjing = line_rule(runs).loc[("京沪高铁", 320100)]
     assert nanjing["coverage_pct"] == pytest.approx(94.9)
     assert not bool(nanjing["continuous"])
+
+
+def test_several_kinds_in_one_pass_equal_one_read_per_kind(extract, monkeypatch):
+    """``kind=(…)`` parses the extract once and gives each kind's ways, as separate reads do."""
+    import geo5g.roads as roads_module
+
+    reads = []
+    real = roads_module._read_vector
+    monkeypatch.setattr(
+        roads_module, "_read_vector", lambda *a, **k: reads.append(a) or real(*a, **k)
+    )
+    both = read_roads(extract, kind=("railway", "隧道", "main_road"))
+    assert len(reads) == 1
+    for kind in ("railway", "tunnel", "main_road"):
+        alone = read_roads(extract, kind=kind)
+        mine = both[both["kind"] == kind].reset_index(drop=True)
+        pd.testing.assert_frame_equal(
+            pd.DataFrame(mine.drop(columns="geometry")),
+            pd.DataFrame(alone.drop(columns="geometry")),
+        )
+        assert mine.geometry.geom_equals(alone.geometry).all()
+
+
+def test_several_kinds_need_an_osm_extract(tmp_path):
+    path = tmp_path / "l.geojson"
+    gpd.GeoDataFrame(geometry=[LineString([(0, 0), (1, 1)])], crs=4326).to_file(path)
+    with pytest.raises(DataError, match="OSM extracts only"):
+        read_roads(path, kind=("railway", "metro"))

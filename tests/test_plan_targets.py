@@ -129,3 +129,30 @@ def test_cli_reads_an_excel_sheet(tmp_path):
     assert res.exit_code == 0, res.output
     table = pd.read_csv(__import__("io").StringIO(res.stdout))
     assert table["stations"].sum() == 2
+
+
+def test_one_osm_extract_named_with_several_kinds_is_read_once(monkeypatch):
+    import geopandas as gpd
+    import shapely
+
+    import geo5g.roads
+    from geo5g.pipeline import _read_lines
+
+    calls = []
+
+    def fake(path, kind=None):
+        calls.append((str(path), kind))
+        kinds = kind if isinstance(kind, tuple) else (kind or "expressway",)
+        line = shapely.LineString([(118.7, 32.0), (118.8, 32.0)])
+        return gpd.GeoDataFrame(
+            {"ref": "x", "name": "x", "kind": list(kinds), "schematic": False, "weight": 1.0},
+            geometry=[line] * len(kinds),
+            crs=4326,
+        )
+
+    monkeypatch.setattr(geo5g.roads, "read_roads", fake)
+    given = (("js.osm.pbf", "railway"), ("roads.gpkg", None), ("js.osm.pbf", "tunnel"))
+    lines, sources = _read_lines(Request(roads=given), None, [], True)
+    assert calls == [("js.osm.pbf", ("railway", "tunnel")), ("roads.gpkg", None)]
+    assert sorted(lines["kind"]) == ["expressway", "railway", "tunnel"]
+    assert [s.layer for s in sources] == ["railway/tunnel lines", "roads"]
