@@ -127,18 +127,17 @@ def write_osm(path, ways=WAYS, nodes=None):
 
 
 def write_pbf(path, ways=WAYS):
-    """The same extract as PBF, with pyosmium."""
-    osmium = pytest.importorskip("osmium")
+    """The same extract as PBF, with pyosmium (the writer of tests/data/roads)."""
+    import importlib.util
+    from pathlib import Path
+
+    pytest.importorskip("osmium")
+    maker = Path(__file__).parent / "data" / "roads" / "make_tiny_pbf.py"
+    spec = importlib.util.spec_from_file_location("make_tiny_pbf", maker)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
     nodes, ways = _nodes_and_ways(ways)
-    writer = osmium.SimpleWriter(str(path))
-    try:
-        for node_id, location in nodes.items():
-            writer.add_node(osmium.osm.mutable.Node(id=node_id, location=location))
-        for way_id, refs, tags in ways:
-            writer.add_way(osmium.osm.mutable.Way(id=way_id, nodes=refs, tags=tags))
-    finally:
-        writer.close()
-    return path
+    return module.write_tiny_pbf(path, nodes=nodes, ways=ways)
 
 
 @pytest.fixture(scope="module", params=["osm", "osm.pbf"])

@@ -24,8 +24,8 @@ WAYS = [
 NODES = {1: (118.0, 32.0), 2: (118.1, 32.0), 3: (118.2, 32.0), 4: (118.2, 32.1)}
 
 
-def write_tiny_pbf(path) -> Path:
-    """Write the extract to ``path`` with osmium's SimpleWriter."""
+def write_tiny_pbf(path, nodes=None, ways=None) -> Path:
+    """Write the extract (or ``nodes``: id → (lon, lat), ``ways``) with osmium's SimpleWriter."""
     import osmium
 
     path = Path(path)
@@ -33,10 +33,10 @@ def write_tiny_pbf(path) -> Path:
         path.unlink()
     writer = osmium.SimpleWriter(str(path))
     try:
-        for node_id, location in NODES.items():
+        for node_id, location in (NODES if nodes is None else nodes).items():
             writer.add_node(osmium.osm.mutable.Node(id=node_id, location=location))
-        for way_id, nodes, tags in WAYS:
-            writer.add_way(osmium.osm.mutable.Way(id=way_id, nodes=nodes, tags=tags))
+        for way_id, refs, tags in WAYS if ways is None else ways:
+            writer.add_way(osmium.osm.mutable.Way(id=way_id, nodes=refs, tags=tags))
     finally:
         writer.close()
     return path
