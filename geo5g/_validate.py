@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import re
+import tomllib
 import warnings
 import zlib
 from collections.abc import Iterable, Sequence
@@ -39,6 +40,7 @@ __all__ = [
     "numeric",
     "quiet_library_warnings",
     "read_csv_any",
+    "read_settings_toml",
     "read_vector",
 ]
 
@@ -373,3 +375,24 @@ def check_geometries(
                 f"{listed_rows(zero, numbers, unit)}); remove them or fix their geometry"
             )
     return problems
+
+
+def read_settings_toml(path, bundled: Path, shown: str, what: str) -> tuple[dict, str]:
+    """A settings TOML document (``path``, else the ``bundled`` file) and how to name it.
+
+    ``shown`` names the bundled file in messages (``geo5g/settings/…``). An unreadable
+    file is an :class:`~geo5g.errors.InputError`, bad TOML a :class:`~geo5g.errors.DataError`,
+    each one line naming the file and ``what`` it holds.
+    """
+    from .errors import DataError, InputError
+
+    source = shown if path is None else str(path)
+    try:
+        text = Path(bundled if path is None else path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{source}: cannot read the {what} ({exc.strerror})") from None
+    try:
+        # tomllib's messages are one line ("... (at line 3, column 5)")
+        return tomllib.loads(text), source
+    except tomllib.TOMLDecodeError as exc:
+        raise DataError(f"{source}: not valid TOML ({exc}); fix the syntax") from None

@@ -59,7 +59,6 @@ with array operations over the sites near each one; the pairs give ``serving_sit
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,7 +68,13 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from ._validate import check_geometries, find_columns, listed_rows, read_vector
+from ._validate import (
+    check_geometries,
+    find_columns,
+    listed_rows,
+    read_settings_toml,
+    read_vector,
+)
 from .errors import CRSError, DataError, InputError
 from .project import measure_frame, to_wgs84, transform_xy
 
@@ -161,21 +166,9 @@ def load_urban_settings(path=None) -> UrbanAreaSettings:
     >>> s.covered_share, s.seat_radius_m, s.line_spacing_m
     (0.95, 2000.0, 50.0)
     """
-    if path is None:
-        source = "geo5g/settings/urban_areas.toml"
-        text = _DEFAULT_SETTINGS.read_text(encoding="utf-8")
-    else:
-        source = str(path)
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise InputError(
-                f"{source}: cannot read urban-area settings ({exc.strerror})"
-            ) from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise DataError(f"{source}: not valid TOML ({exc})") from None
+    data, source = read_settings_toml(
+        path, _DEFAULT_SETTINGS, "geo5g/settings/urban_areas.toml", "urban-area settings"
+    )
     defaults = UrbanAreaSettings()
     cont, measure, proxy = (data.get(k, {}) for k in ("continuous", "measure", "proxy"))
     share = cont.get("covered_share", defaults.covered_share)

@@ -22,7 +22,6 @@ they need no change.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -36,8 +35,8 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from . import _strips
-from ._validate import MAX_REACH_M
-from .errors import DataError, InputError
+from ._validate import MAX_REACH_M, read_settings_toml
+from .errors import DataError
 from .project import is_site_table, metric_xy, require_crs, to_metric
 
 __all__ = [
@@ -134,19 +133,9 @@ def load_settings(path=None) -> CoverageSettings:
     >>> s.reach_m["3.5GHz"], s.rsu_range_m
     ((300.0, 1000.0), 300.0)
     """
-    if path is None:
-        source = "geo5g/settings/coverage.toml"
-        text = _DEFAULT_SETTINGS.read_text(encoding="utf-8")
-    else:
-        source = str(path)
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise InputError(f"{source}: cannot read coverage settings ({exc.strerror})") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise DataError(f"{source}: not valid TOML ({exc})") from None
+    data, source = read_settings_toml(
+        path, _DEFAULT_SETTINGS, "geo5g/settings/coverage.toml", "coverage settings"
+    )
 
     problems: list[str] = []
     table = data.get("reach_m", {})

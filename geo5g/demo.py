@@ -43,7 +43,6 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import logging
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +55,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from ._paths import data_dir
+from ._validate import read_settings_toml
 from .errors import DataError, InputError
 from .lines import _metric, cover_lines
 from .project import WGS84, area_crs, require_crs, to_metric, to_wgs84
@@ -155,13 +155,7 @@ class Settlement:
 
 
 def _read_toml(path, what: str) -> dict:
-    try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the {what} ({exc.strerror})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise DataError(f"{Path(path).name}: not valid TOML ({exc})") from None
+    return read_settings_toml(path, path, str(path), what)[0]
 
 
 def _model_values(doc: dict, source: str) -> dict:

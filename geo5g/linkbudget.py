@@ -40,7 +40,6 @@ Decisions, stated once here and in the functions:
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +49,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtri
 
-from .errors import DataError, InputError
+from ._validate import read_settings_toml
+from .errors import DataError
 from .vocabulary import BANDS, normalise_band
 
 __all__ = [
@@ -715,21 +715,7 @@ def load_link_budget(path=None) -> LinkBudgetSettings:
     >>> s.bands["3.5GHz"].n_rb, s.rsrp_threshold_dbm
     (273, -105.0)
     """
-    if path is None:
-        source, text = _BUNDLED, _DEFAULT_SETTINGS.read_text(encoding="utf-8")
-    else:
-        source = str(path)
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise InputError(
-                f"{source}: cannot read link-budget settings ({exc.strerror})"
-            ) from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        # tomllib's messages are one line ("... (at line 3, column 5)")
-        raise DataError(f"{source}: not valid TOML ({exc}); fix the syntax") from None
+    data, source = read_settings_toml(path, _DEFAULT_SETTINGS, _BUNDLED, "link-budget settings")
 
     r = _Reader(source)
     r.table(data, "", ("receiver", "sites", "rma", "penetration", "bands"))

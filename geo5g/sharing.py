@@ -17,14 +17,14 @@ Examples
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .errors import DataError, InputError
+from ._validate import read_settings_toml
+from .errors import DataError
 from .vocabulary import BANDS, OPERATORS, normalise_band, normalise_operator
 
 __all__ = ["Sharing", "SharingGroup", "load_sharing"]
@@ -90,15 +90,9 @@ def load_sharing(path=None) -> Sharing:
     DataError
         Unknown operators or bands, or a malformed group (every problem listed).
     """
-    source = str(path) if path is not None else "geo5g/settings/sharing.toml"
-    try:
-        text = Path(path or _DEFAULT).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{source}: cannot read sharing settings ({exc.strerror})") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise DataError(f"{source}: not valid TOML ({exc})") from None
+    data, source = read_settings_toml(
+        path, _DEFAULT, "geo5g/settings/sharing.toml", "sharing settings"
+    )
     problems, groups = [], []
     for i, raw in enumerate(data.get("group", []), start=1):
         if not isinstance(raw, dict) or "operators" not in raw:
