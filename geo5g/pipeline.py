@@ -1867,6 +1867,7 @@ def report_from(
         ports=results.ports,
         seats=results.seats,
         places=results.poi,
+        urban=results.urban,
         road_summary=None if gaps is None else gaps.by_ref,
         line_summary=None if gaps is None else gaps.lines,
         operator_summary=operators,

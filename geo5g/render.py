@@ -1071,6 +1071,14 @@ _DETAIL_COLUMNS = {
         ("road_km", "Road km", "f1", True),
         ("rsu_km", "RSU km", "f1", True),
     ],
+    "urban": [
+        ("name", "Urban area", "text", False),
+        ("kind", "Kind", "text", False),
+        ("area_km2", "km²", "f1", True),
+        ("covered_pct", "Covered %", "f1", True),
+        ("continuous", "Continuous", "text", False),
+        ("serving_sites", "Sites", "f0", True),
+    ],
     "place": [
         ("name", "Name", "text", False),
         ("status", "Status", "text", False),
@@ -1088,6 +1096,7 @@ _DETAIL_TITLES = {
     "ports": "Ports (click a row to zoom)",
     "seats": "County seats (click a row to zoom)",
     "places": "Key places (click a row to zoom)",
+    "urban": "Urban areas: share of each area covered (continuous at ≥ 95 %)",
 }
 #: Rows shown in the page; every row is in the CSV beside it.
 _DETAIL_ROWS = 60

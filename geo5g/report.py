@@ -168,6 +168,9 @@ class Report:
         operator``), ``synthetic``.
     seats, places : geopandas.GeoDataFrame or None
         County seats and key places (points of interest), as ``ports``.
+    urban : geopandas.GeoDataFrame or None
+        Urban areas (EPSG:4326) with ``name, kind, area_km2, covered_km2, covered_pct,
+        continuous, serving_sites, source`` (:func:`geo5g.pipeline.measure_urban`).
     road_summary : pandas.DataFrame or None
         Per road ref: ``length_km, covered_km, gap_km, coverage_pct``.
     rsu_by_city : pandas.DataFrame or None
@@ -212,6 +215,7 @@ class Report:
     ports: gpd.GeoDataFrame | None = None
     seats: gpd.GeoDataFrame | None = None
     places: gpd.GeoDataFrame | None = None
+    urban: gpd.GeoDataFrame | None = None
     road_summary: pd.DataFrame | None = None
     rsu_by_city: pd.DataFrame | None = None
     line_summary: pd.DataFrame | None = None
@@ -416,6 +420,7 @@ def build_report(
     ports: gpd.GeoDataFrame | None = None,
     seats: gpd.GeoDataFrame | None = None,
     places: gpd.GeoDataFrame | None = None,
+    urban: gpd.GeoDataFrame | None = None,
     road_summary: pd.DataFrame | None = None,
     rsu_by_city: pd.DataFrame | None = None,
     line_summary: pd.DataFrame | None = None,
@@ -465,6 +470,8 @@ def build_report(
         (:func:`geo5g.facilities.port_coverage` gives all of them).
     seats, places : geopandas.GeoDataFrame, optional
         County seats and key places, as ``ports``.
+    urban : geopandas.GeoDataFrame, optional
+        Urban areas measured as areas (:func:`geo5g.pipeline.measure_urban`).
     road_summary : pandas.DataFrame, optional
         Per road ref (index): ``length_km, covered_km, gap_km, coverage_pct``.
     rsu_by_city : pandas.DataFrame, optional
@@ -563,6 +570,7 @@ def build_report(
         ports=ports,
         seats=seats,
         places=places,
+        urban=urban,
         road_summary=None if road_summary is None else pd.DataFrame(road_summary),
         rsu_by_city=None if rsu_by_city is None else pd.DataFrame(rsu_by_city),
         line_summary=None if line_summary is None else pd.DataFrame(line_summary),
@@ -628,7 +636,8 @@ def detail_tables(report: Report) -> dict[str, pd.DataFrame]:
         and by n operators), ``roads`` (per ref: km, covered,
         gap, %), ``gaps`` (every gap stretch, longest first, with its city and
         chainage), ``rsu`` (RSU km per city), ``ports``, ``seats``, ``places``
-        (status, nearest distance, serving site; not covered first).
+        (status, nearest distance, serving site; not covered first), ``urban`` (urban
+        areas: km², covered %, continuous; failing first).
     """
     out: dict[str, pd.DataFrame] = {}
     if report.provinces is not None and len(report.provinces):
@@ -674,4 +683,15 @@ def detail_tables(report: Report) -> dict[str, pd.DataFrame]:
         layer = getattr(report, key)
         if layer is not None and len(layer):
             out[key] = _place_table(layer)
+    if report.urban is not None and len(report.urban):
+        urban = pd.DataFrame(report.urban.drop(columns="geometry"))
+        urban = urban.loc[:, [c for c in _URBAN_COLUMNS if c in urban.columns]]
+        # areas failing first, the least covered on top: where the next sites should go
+        out["urban"] = urban.sort_values(["continuous", "covered_pct"], kind="stable").reset_index()
     return out
+
+
+_URBAN_COLUMNS = (
+    "name", "adcode", "kind", "area_km2", "covered_km2", "covered_pct", "continuous",
+    "serving_sites", "source",
+)  # fmt: skip

@@ -156,3 +156,24 @@ def test_one_osm_extract_named_with_several_kinds_is_read_once(monkeypatch):
     assert calls == [("js.osm.pbf", ("railway", "tunnel")), ("roads.gpkg", None)]
     assert sorted(lines["kind"]) == ["expressway", "railway", "tunnel"]
     assert [s.layer for s in sources] == ["railway/tunnel lines", "roads"]
+
+
+def test_the_report_lists_and_exports_the_urban_areas(tmp_path):
+    import geopandas as gpd
+    from click.testing import CliRunner
+
+    from geo5g.cli import cli
+
+    out = tmp_path / "jx"
+    res = CliRunner().invoke(cli, ["-q", "report", "--province", "jiangxi", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(out / "urban_areas.csv", encoding="utf-8-sig")
+    assert len(table) == 100 and table["source"].str.startswith("PROXY").all()
+    # failing areas first, then by covered share
+    assert not table["continuous"].iloc[0] and table["continuous"].is_monotonic_increasing
+    layer = gpd.read_file(out / "coverage.gpkg", layer="urban_areas")
+    assert len(layer) == 100 and layer.crs.to_epsg() == 4326
+    card = pd.read_csv(out / "scorecard.csv", encoding="utf-8-sig").set_index("metric")
+    share = 100 * table["continuous"].mean()
+    assert card.loc["urban_area_covered_pct", "measured"] == pytest.approx(share)
+    assert "Urban areas: share of each area covered" in (out / "index.html").read_text("utf-8")
