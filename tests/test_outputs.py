@@ -73,8 +73,9 @@ def tiny_report():
 def test_write_report_files_and_tables(tmp_path, tiny_report):
     stages = []
     paths = write_report(tiny_report, tmp_path / "out", progress=stages.append)
-    # the tiny report has no road summary, RSU table, seats, places or provinces
+    # the tiny report has no road summary, RSU table, seats, places, urban areas or provinces
     detail = {"roads", "rsu", "seats", "places", "provinces", "lines", "operators", "ledger"}
+    detail |= {"urban"}
     detail |= {"ledger_xlsx"}  # built by report_from, not by build_report alone
     expected = set(OUTPUT_FILES) - detail
     assert set(paths) == expected
