@@ -62,6 +62,7 @@ __all__ = [
     "BandBudget",
     "LinkBudgetModel",
     "LinkBudgetSettings",
+    "SiteCombinations",
     "breakpoint_distance_m",
     "edge_margin_db",
     "load_link_budget",
@@ -812,6 +813,32 @@ def _numeric_column(sites, name: str, n: int) -> np.ndarray:
     return pd.to_numeric(sites[name], errors="coerce").to_numpy("float64", na_value=np.nan)
 
 
+#: Site columns that change a site's link budget besides its band and scenario.
+_OWN_INPUTS = ("height_m", "tx_power_dbm", "antenna_gain_dbi", "eirp_dbm")
+
+
+@dataclass(frozen=True, eq=False)
+class SiteCombinations:
+    """Sites grouped by their link-budget inputs (:meth:`LinkBudgetModel.combinations`).
+
+    Attributes
+    ----------
+    combo : numpy.ndarray of int64
+        Per site, its group.
+    band, scenario, h_bs, eirp : numpy.ndarray
+        Per group: band code, scenario code, BS height (m), EIRP (dBm).
+    radius_m : numpy.ndarray
+        Per site, its own ``radius_m`` (NaN where it has none).
+    """
+
+    combo: np.ndarray
+    band: np.ndarray
+    scenario: np.ndarray
+    h_bs: np.ndarray
+    eirp: np.ndarray
+    radius_m: np.ndarray
+
+
 @dataclass(frozen=True)
 class LinkBudgetModel:
     """Reach from a TR 38.901 link budget; a site's ``radius_m`` overrides it.
@@ -874,37 +901,60 @@ class LinkBudgetModel:
 
     # ------------------------------------------------------------------ per site
 
-    def reach_m(self, sites, urban: np.ndarray) -> np.ndarray:
-        """Reach of every site in metres (see :class:`geo5g.coverage.CoverageModel`)."""
+    def reach_m(self, sites, urban: np.ndarray, *, combinations=None) -> np.ndarray:
+        """Reach of every site in metres (see :class:`geo5g.coverage.CoverageModel`).
+
+        ``combinations`` (:meth:`combinations` of the same sites and flags, from any
+        model with these settings) skips grouping the sites again: the grouping does
+        not depend on the service, so a run judging several services does it once.
+        """
+        c = combinations if combinations is not None else self.combinations(sites, urban)
+        solved = self._solve(
+            c.band, c.scenario, c.h_bs, c.eirp, np.full(c.band.size, SERVICES.index(self.service))
+        )
+        reach = solved["reach_m"][c.combo] if c.combo.size else np.zeros(0)
+        given = np.isfinite(c.radius_m) & (c.radius_m > 0)
+        return np.where(given, c.radius_m, reach).astype("float64")
+
+    def combinations(self, sites, urban: np.ndarray) -> SiteCombinations:
+        """The sites grouped by what the budget uses, one solve per group, not per site.
+
+        A site's inputs (:meth:`site_inputs`) are a function of its band, its scenario
+        and its own ``height_m``, ``tx_power_dbm``, ``antenna_gain_dbi`` and
+        ``eirp_dbm``; the sites are grouped by those values (the numeric columns only
+        when a file gives them) and the inputs are worked out for one site per group.
+        """
         n = len(sites)
         urban = np.asarray(urban, dtype=bool)
         if urban.shape != (n,):
             raise DataError(f"urban flags: {urban.shape[0]} values for {n} sites")
-        band, scenario, h_bs, eirp = self.site_inputs(sites, urban)
-
-        # one solve per distinct (band, scenario, height, EIRP), not per site: factorize
-        # each key, pack the codes into one int64 and factorize that
-        key = np.zeros(n, dtype="int64")
-        for part in (band, scenario, h_bs, eirp):
-            codes, uniques = pd.factorize(part)
-            key = key * len(uniques) + codes
+        band = self._band_codes(sites, list(self.settings.bands), n)
+        height = _numeric_column(sites, "height_m", n)
+        scenario = self._scenario_codes(sites, urban, height, n)
+        key = band.astype("int64") * len(SCENARIOS) + scenario
+        for column in _OWN_INPUTS:
+            values = height if column == "height_m" else _numeric_column(sites, column, n)
+            if not np.isfinite(values).any():
+                continue  # absent or empty: the band and scenario decide
+            # pack the group so far and this column's codes into one int64, renumbered
+            # first so that the product stays far below 2**63
+            key, _ = pd.factorize(key)
+            codes, uniques = pd.factorize(values)  # NaN → −1
+            key = key.astype("int64") * (len(uniques) + 1) + (codes + 1)
         combo, uniques = pd.factorize(key)
-        # first site of each combination, in one pass (no sort): written in reverse
-        # order, the earliest site of a code is the last write and stays
+        # first site of each group, in one pass (no sort): written in reverse order,
+        # the earliest site of a code is the last write and stays
         first = np.empty(len(uniques), dtype=np.int64)
         first[combo[::-1]] = np.arange(n - 1, -1, -1)
-        solved = self._solve(
-            band[first],
-            scenario[first],
-            h_bs[first],
-            eirp[first],
-            np.full(first.size, SERVICES.index(self.service)),
+        b, sc, h_bs, eirp = self.site_inputs(sites.iloc[first], urban[first])
+        return SiteCombinations(
+            combo=np.asarray(combo, dtype=np.int64),
+            band=b,
+            scenario=sc,
+            h_bs=h_bs,
+            eirp=eirp,
+            radius_m=_numeric_column(sites, "radius_m", n),
         )
-        reach = solved["reach_m"][combo] if n else np.zeros(0)
-
-        own = _numeric_column(sites, "radius_m", n)
-        given = np.isfinite(own) & (own > 0)
-        return np.where(given, own, reach).astype("float64")
 
     def site_inputs(self, sites, urban: np.ndarray):
         """Per site: band code, scenario code, BS height (m) and EIRP (dBm) the budget uses.

@@ -823,8 +823,16 @@ def reach(inputs: Inputs, geometry: Geometry, model=None) -> Reach:
             own = geometry.home[part.index] == z.index
             urban[part.index[own]] = flags[own]
     by_service = {}
+    grouped = {}  # the link budget's grouping of the sites, shared by its services
     for service, m in models.items():
-        r = np.asarray(m.reach_m(sites, urban), dtype="float64")
+        if hasattr(m, "combinations"):
+            key = id(m.settings)
+            if key not in grouped:
+                grouped[key] = m.combinations(sites, urban)
+            r = m.reach_m(sites, urban, combinations=grouped[key])
+        else:
+            r = m.reach_m(sites, urban)
+        r = np.asarray(r, dtype="float64")
         if r.shape != (len(sites),) or not np.all(np.isfinite(r) & (r > 0)):
             raise DataError(f"coverage model {type(m).__name__}: reach must be > 0 for every site")
         by_service[service] = r

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geo5g.coverage import CoverageModel
@@ -652,3 +652,41 @@ def test_unknown_band_and_missing_file(tmp_path):
         load_link_budget(path)
     with pytest.raises(InputError, match="cannot read"):
         load_link_budget(tmp_path / "missing.toml")
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["3.5GHz", "700MHz", "2.6GHz", "n41", None]),
+            st.sampled_from([None, "UMa", "umi", "RMa"]),
+            st.sampled_from([np.nan, 8.0, 25.0, 40.0]),
+            st.sampled_from([np.nan, 60.0, 77.0]),
+            st.sampled_from([np.nan, 50.0]),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    st.sampled_from(["outdoor", "vehicle", "indoor"]),
+)
+@settings(max_examples=25, deadline=None)  # each site solved alone is the slow oracle
+def test_grouped_reach_equals_each_site_alone(rows, service):
+    # the sites are solved once per group of equal inputs; each site alone is the oracle
+    band, scenario, height, eirp, tx, urban = (list(c) for c in zip(*rows, strict=True))
+    sites = pd.DataFrame(
+        {
+            "band": band,
+            "scenario": scenario,
+            "height_m": height,
+            "eirp_dbm": eirp,
+            "tx_power_dbm": tx,
+        }
+    )
+    urban = np.array(urban)
+    model = LinkBudgetModel(SETTINGS, service=service)
+    alone = [float(model.reach_m(sites.iloc[[i]], urban[[i]])[0]) for i in range(len(sites))]
+    assert model.reach_m(sites, urban).tolist() == alone
+    # the grouping of another service's model is the same grouping
+    shared = LinkBudgetModel(SETTINGS, service="outdoor").combinations(sites, urban)
+    assert model.reach_m(sites, urban, combinations=shared).tolist() == alone
+    assert shared.combo.max() + 1 <= len(sites.assign(u=urban).astype(str).drop_duplicates())
