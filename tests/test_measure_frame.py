@@ -142,6 +142,23 @@ def test_scale_factor_equals_projs(lon0, lat, dlon):
     assert ours == pytest.approx(proj, abs=1e-9)
 
 
+def test_scale_factor_of_arrays_in_slices_equals_projs(monkeypatch):
+    """The compiled kernel on both cores: every slice, NaN kept, shape kept."""
+    from geo5g import _tmerc
+
+    monkeypatch.setattr(_tmerc, "_POINTS_PER_THREAD", 7)  # several slices on a small array
+    zone = measure_frame((118.0, 18.0, 124.0, 54.0)).zones[0]
+    lon = np.linspace(zone.lon0 - 3.2, zone.lon0 + 3.2, 41)
+    lat = np.linspace(18.0, 54.0, 41)
+    x, y = Transformer.from_crs(4326, zone.crs, always_xy=True).transform(lon, lat)
+    x, y = np.append(x, np.nan), np.append(y, 3e6)
+    ours = zone.scale(x.reshape(2, 21), y.reshape(2, 21))
+    assert ours.shape == (2, 21)
+    proj = Proj(zone.crs).get_factors(lon, lat).meridional_scale
+    np.testing.assert_allclose(ours.ravel()[:-1], proj, rtol=0, atol=1e-9)
+    assert np.isnan(ours.ravel()[-1])
+
+
 def test_zone_widths():
     for bounds in [(73.5, 18, 135.1, 53.6), (97.3, 26, 108.5, 34.3), (116.4, 30.8, 121.9, 35.1)]:
         frame = measure_frame(bounds)
