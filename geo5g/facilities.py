@@ -190,8 +190,9 @@ def _near_ports(geoms: np.ndarray, x, y, dist: float) -> np.ndarray:
 
 
 #: Radii (metres) of the widening search for each port's nearest site: most ports
-#: have one within the first, and only the others look farther.
-_NEAREST_STEPS = (10_000.0, 100_000.0, np.inf)
+#: have one within the first, and only the others look farther. A small first step
+#: keeps the KD-tree of a city's port small (nation: 1.6 → 1.2 s with 1 km, not 10 km).
+_NEAREST_STEPS = (1_000.0, 5_000.0, 50_000.0, np.inf)
 
 
 def _nearest_sites(geoms: np.ndarray, x, y):

@@ -201,3 +201,26 @@ def test_given_site_coordinates_and_reach_give_the_same_table():
     assert wider.loc["p2", "covered"] and wider.loc["p2", "serving_site_id"] == "s0"
     with pytest.raises(CRSError, match="xy needs the crs"):
         port_coverage(ports, sites, settings=SETTINGS, xy=xy)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(st.tuples(st.floats(-3e5, 3e5), st.floats(-3e5, 3e5)), min_size=1, max_size=40),
+    st.lists(
+        st.tuples(st.floats(-2e5, 2e5), st.floats(-2e5, 2e5), st.sampled_from([0.0, 400.0])),
+        min_size=1,
+        max_size=5,
+    ),
+)
+def test_widening_nearest_search_equals_brute_force(sites, ports):
+    # sites from metres to hundreds of km away: every step of the widening search is used
+    from geo5g.facilities import _nearest_sites
+
+    xy = np.asarray(sites, dtype=float)
+    geoms = np.array(
+        [box(x, y, x + w, y + w) if w else shapely.Point(x, y) for x, y, w in ports], dtype=object
+    )
+    distance, nearest = _nearest_sites(geoms, xy[:, 0], xy[:, 1])
+    exact = shapely.distance(geoms[:, None], shapely.points(xy)[None, :])
+    np.testing.assert_allclose(distance, exact.min(axis=1), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(exact[np.arange(len(geoms)), nearest], distance, atol=1e-6)
