@@ -2066,9 +2066,10 @@ def density_candidates(
     """Where each city's shortfall of stations should go: the new sites that cover the
     most residents not yet covered (lazy greedy maximum coverage).
 
-    The population raster is warped (sums kept) onto a grid of ``resolution_m`` in the
-    area's conformal CRS; pixels already within reach of a site are covered; each city
-    below its target gets its ``shortfall`` of new sites among its own pixel centres.
+    The population raster is summed onto a grid of ``resolution_m`` in the area's
+    conformal CRS (:func:`geo5g.population.people_on_grid`: every resident kept);
+    pixels already within reach of a site are covered; each city below its target
+    gets its ``shortfall`` of new sites among its own pixel centres.
 
     Returns
     -------
@@ -2076,9 +2077,8 @@ def density_candidates(
         EPSG:4326 points: ``city_adcode``, ``rank``, ``people`` (newly covered),
         ``cumulative``, ``reach_m``.
     """
-    import rasterio
     from rasterio.features import rasterize
-    from rasterio.warp import Resampling, reproject
+    from scipy import ndimage
 
     from .candidates import population_candidates
     from .popcover import coverage_mask
@@ -2103,17 +2103,9 @@ def density_candidates(
     from affine import Affine
 
     grid = Affine(resolution_m, 0.0, x0, 0.0, -resolution_m, y1)
-    people = np.zeros((height, width), dtype="float32")
-    with rasterio.open(population) as src:
-        reproject(
-            rasterio.band(src, 1),
-            people,
-            dst_transform=grid,
-            dst_crs=crs.to_wkt(),
-            dst_nodata=0.0,
-            resampling=Resampling.sum,  # people are counted, not averaged
-        )
-    people = np.where(np.isfinite(people) & (people > 0), people, 0.0)
+    # people are counted, not averaged: each pixel's residents go to the cell of its
+    # centre (GDAL's sum resampling took 45 s of a 50 s Jiangsu run at 100 m)
+    people = _population.people_on_grid(population, crs, grid, (height, width))
     covered = coverage_mask((height, width), grid, crs, inputs.sites, results.reach.of("popcover"))
     cities = to_metric(inputs.zones, crs, "zones")
     crop_crs = crs
@@ -2126,16 +2118,17 @@ def density_candidates(
     )
     parts = []
     pad = int(np.ceil(reach_m / resolution_m)) + 1
+    boxes = ndimage.find_objects(label)  # each city's box, in one pass over the grid
     for adcode, n in short.items():  # a handful of cities below target
         k = cities.index.get_loc(adcode) + 1
-        rows, cols = np.nonzero(label == k)
-        if not len(rows):
+        box = boxes[k - 1] if k <= len(boxes) else None
+        if box is None:
             continue
         # the city's box (and one reach around it): candidates are the pixel centres
         # that reach some of its residents not yet covered (a site may stand just
         # across the city line); gains by FFT convolution, then lazy greedy
-        r0, r1 = max(rows.min() - pad, 0), min(rows.max() + pad + 1, height)
-        c0, c1 = max(cols.min() - pad, 0), min(cols.max() + pad + 1, width)
+        r0, r1 = max(box[0].start - pad, 0), min(box[0].stop + pad, height)
+        c0, c1 = max(box[1].start - pad, 0), min(box[1].stop + pad, width)
         window = (slice(r0, r1), slice(c0, c1))
         mine = np.where(label[window] == k, people[window], 0.0)
         crop = Affine(grid.a, 0.0, grid.c + c0 * grid.a, 0.0, grid.e, grid.f + r0 * grid.e)

@@ -34,6 +34,7 @@ from .project import require_crs
 __all__ = [
     "CENSUS_FILE",
     "census_population",
+    "people_on_grid",
     "raster_population",
     "read_census",
     "read_census_table",
@@ -330,3 +331,108 @@ def raster_population(
         raster_path, none, np.zeros(0), zones, band=band, block_rows=block_rows
     )
     return table["population"].rename("population")
+
+
+#: Pixels between the points of the lattice that is transformed exactly in
+#: :func:`people_on_grid` (the rest are interpolated bilinearly in between).
+_LATTICE_STEP = 16
+
+
+def _centres_on_grid(src_transform, rows, cols, src_crs, dst_crs):
+    """Exact coordinates in ``dst_crs`` of the centres of pixels ``rows × cols``."""
+    from .project import transform_xy
+
+    cc, rr = np.meshgrid(cols + 0.5, rows + 0.5)
+    t = src_transform
+    x, y = t.a * cc + t.b * rr + t.c, t.d * cc + t.e * rr + t.f
+    gx, gy = transform_xy(x.ravel(), y.ravel(), src_crs, dst_crs)
+    return gx.reshape(rr.shape), gy.reshape(rr.shape)
+
+
+def people_on_grid(path, crs, transform, shape, *, step: int = _LATTICE_STEP) -> np.ndarray:
+    """The residents of a population raster, summed onto another grid.
+
+    Each pixel's people go, whole, to the grid cell holding the pixel's centre: the
+    people inside the grid are kept exactly (to float rounding), none is counted
+    twice and no pixel is split. Nodata, NaN and negative pixels count as nobody.
+    The pixel centres' coordinates in ``crs`` are transformed exactly on a lattice
+    every ``step`` pixels and interpolated bilinearly in between (transverse Mercator
+    and the like are smooth at that scale); the lattice is refined until the
+    interpolation is within 1 % of a grid cell at the lattice's cell midpoints.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A raster of people per pixel (e.g. WorldPop) with a CRS.
+    crs : pyproj.CRS or str
+        The grid's CRS.
+    transform : affine.Affine
+        North-up geotransform of the grid.
+    shape : tuple of int
+        ``(height, width)`` of the grid.
+    step : int
+        Pixels between the lattice points transformed exactly (1: every pixel).
+
+    Returns
+    -------
+    numpy.ndarray of float64
+        ``shape``: residents per grid cell.
+
+    Notes
+    -----
+    GDAL's ``sum`` resampling splits pixels by area, which is finer, but measured
+    here 45 s for Jiangsu's 3″ raster onto a 100 m grid; this takes seconds.
+    """
+    height, width = (int(v) for v in shape)
+    out = np.zeros(height * width)
+    with rasterio.open(path) as src:
+        if src.crs is None:
+            raise CRSError(f"{path}: the raster has no CRS; geo5g never guesses one")
+        values = src.read(1).astype("float64")
+        if src.nodata is not None:
+            values[values == src.nodata] = 0.0
+        src_crs, src_t = src.crs, src.transform
+    values[~(np.isfinite(values) & (values > 0))] = 0.0
+    h, w = values.shape
+    x0, xres, y0, yres = transform.c, transform.a, transform.f, transform.e
+    while True:
+        rl = np.unique(np.r_[np.arange(0, h, max(step, 1)), h - 1])
+        cl = np.unique(np.r_[np.arange(0, w, max(step, 1)), w - 1])
+        lx, ly = _centres_on_grid(src_t, rl, cl, src_crs, crs)
+        if step <= 1 or len(rl) < 2 or len(cl) < 2:
+            break
+        # the interpolation at the lattice cells' midpoints against the exact values
+        mr, mc = (rl[:-1] + rl[1:]) / 2.0, (cl[:-1] + cl[1:]) / 2.0
+        ex, ey = _centres_on_grid(src_t, mr, mc, src_crs, crs)
+        ix = (lx[:-1, :-1] + lx[1:, :-1] + lx[:-1, 1:] + lx[1:, 1:]) / 4.0
+        iy = (ly[:-1, :-1] + ly[1:, :-1] + ly[:-1, 1:] + ly[1:, 1:]) / 4.0
+        if np.nanmax(np.hypot(ix - ex, iy - ey), initial=0.0) <= 0.01 * abs(xres):
+            break
+        step //= 2
+    # every lattice row interpolated along the columns once
+    col = np.arange(w, dtype="float64")
+    rx = np.array([np.interp(col, cl, row) for row in lx])  # a few hundred lattice rows
+    ry = np.array([np.interp(col, cl, row) for row in ly])
+    for i in range(len(rl)):  # bands of pixel rows between two lattice rows
+        r0 = rl[i]
+        r1 = rl[i + 1] if i + 1 < len(rl) else h
+        if i + 1 == len(rl) and r0 < h - 1:
+            continue
+        band = values[r0:r1]
+        if not band.any():
+            continue
+        j = min(i + 1, len(rl) - 1)
+        t = ((np.arange(r0, r1) - r0) / max(rl[j] - r0, 1))[:, None]
+        gx = rx[i] + t * (rx[j] - rx[i])
+        gy = ry[i] + t * (ry[j] - ry[i])
+        c = np.floor((gx - x0) / xres)
+        r = np.floor((gy - y0) / yres)
+        ok = (band > 0) & (c >= 0) & (c < width) & (r >= 0) & (r < height)
+        cell = r[ok].astype(np.intp) * width + c[ok].astype(np.intp)
+        if not cell.size:
+            continue
+        # a band of pixel rows lands on a few grid rows: count over that span only
+        lo = int(cell.min())
+        part = np.bincount(cell - lo, weights=band[ok])
+        out[lo : lo + part.size] += part
+    return out.reshape(height, width)

@@ -329,3 +329,75 @@ def test_fractional_worldpop_like_raster(tmp_path, two_squares, dtype):
     assert pop.loc[320100] == pytest.approx(14 / 8)
     assert pop.loc[320200] == pytest.approx((76 - 16) / 8)
     assert (pop >= 0).all()
+
+
+# --------------------------------------------------------------------------- people_on_grid
+
+
+def _lonlat_raster(path, values, nodata=None, crs="EPSG:4326"):
+    """A north-up raster of 0.001° pixels with its top-left corner at 118° E, 32° N."""
+    values = np.asarray(values, dtype="float32")
+    with rasterio.open(
+        path, "w", driver="GTiff", width=values.shape[1], height=values.shape[0], count=1,
+        dtype="float32", crs=crs, transform=Affine(0.001, 0, 118.0, 0, -0.001, 32.0),
+        nodata=nodata,
+    ) as dst:  # fmt: skip
+        dst.write(values, 1)
+    return path
+
+
+TM_118 = "+proj=tmerc +lat_0=0 +lon_0=118 +k=1 +x_0=500000 +y_0=0 +datum=WGS84 +units=m"
+
+
+def _tm_grid(res):
+    from geo5g.project import transform_xy
+
+    x, y = transform_xy([117.99], [32.01], "EPSG:4326", TM_118)
+    return Affine(res, 0, float(x[0]), 0, -res, float(y[0]))
+
+
+def test_people_on_grid_puts_each_pixel_in_the_cell_of_its_centre(tmp_path):
+    from geo5g.population import people_on_grid
+    from geo5g.project import transform_xy
+
+    values = np.zeros((40, 50))
+    values[7, 11] = 5.0
+    values[30, 44] = 2.5
+    values[0, 0] = -3.0  # negative: nobody
+    values[1, 1] = -9999.0  # nodata
+    path = _lonlat_raster(tmp_path / "p.tif", values, nodata=-9999.0)
+    grid = _tm_grid(250.0)
+    out = people_on_grid(path, TM_118, grid, (30, 30))
+    assert out.sum() == pytest.approx(7.5)
+    for (r, c), people in (((7, 11), 5.0), ((30, 44), 2.5)):
+        x, y = transform_xy([118.0 + (c + 0.5) * 0.001], [32.0 - (r + 0.5) * 0.001], 4326, TM_118)
+        col, row = (x[0] - grid.c) / grid.a, (y[0] - grid.f) / grid.e
+        assert out[int(row), int(col)] == people
+
+
+@settings(max_examples=10, deadline=None)
+@given(arrays(np.float64, (60, 70), elements=st.floats(0, 100)), st.sampled_from([90.0, 333.0]))
+def test_people_on_grid_lattice_equals_every_pixel_exact(tmp_path_factory, values, res):
+    # the lattice's bilinear centres land every pixel in the same cell as exact ones
+    from geo5g.population import people_on_grid
+
+    path = _lonlat_raster(tmp_path_factory.mktemp("pog") / "p.tif", values)
+    grid, shape = _tm_grid(res), (int(9000 / res), int(9000 / res))
+    fast = people_on_grid(path, TM_118, grid, shape, step=16)
+    exact = people_on_grid(path, TM_118, grid, shape, step=1)
+    np.testing.assert_allclose(fast, exact, rtol=1e-12, atol=1e-9)
+    inside = exact.sum()
+    assert inside == pytest.approx(values.astype("float32").astype("float64").sum(), rel=1e-9)
+
+
+def test_people_on_grid_refuses_a_raster_without_crs(tmp_path):
+    from geo5g.population import people_on_grid
+
+    path = tmp_path / "p.tif"
+    with rasterio.open(
+        path, "w", driver="GTiff", width=2, height=2, count=1, dtype="float32",
+        transform=Affine(0.001, 0, 118.0, 0, -0.001, 32.0),
+    ) as dst:  # fmt: skip
+        dst.write(np.ones((2, 2), dtype="float32"), 1)
+    with pytest.raises(CRSError, match="no CRS"):
+        people_on_grid(path, TM_118, _tm_grid(100.0), (5, 5))
