@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -23,9 +24,15 @@ import numpy as np
 __all__ = ["scale_factor"]
 
 _POINTS_PER_THREAD = 500_000  # below this a second thread costs more than it saves
-#: Below this many points NumPy is used: importing numba costs ~0.3 s and ~90 MB, more
-#: than the series takes in NumPy for a province's sites (Jiangsu: 227,000).
-_COMPILED_FROM = 1_000_000
+#: Below this many points NumPy is used unless numba is loaded already: importing it
+#: costs ~0.3 s and ~90 MB, more than the series takes in NumPy for a province's sites
+#: (Jiangsu: 227,000); a national run's zones hold ~440,000 each.
+_COMPILED_FROM = 300_000
+
+
+def _compiled(n: int) -> bool:
+    """Whether ``n`` points go through the compiled kernel."""
+    return n >= _COMPILED_FROM or "numba" in sys.modules
 
 
 def _scale(x, y, y0, step, n1_at, c1_at, x0, out):
@@ -80,7 +87,7 @@ def scale_factor(x, y, grid: np.ndarray, n1_at: np.ndarray, c1_at: np.ndarray, x
     shape = x.shape
     x = np.ascontiguousarray(x).ravel()
     y = np.ascontiguousarray(y, dtype="float64").ravel()
-    if x.size < _COMPILED_FROM:
+    if not _compiled(x.size):
         n1 = np.interp(y, grid, n1_at)
         c1 = np.interp(y, grid, c1_at)
         d2 = ((x - x0) / n1) ** 2
