@@ -326,12 +326,13 @@ def _read_geoarrow_points(path: Path):
     lat = points.field("y").to_numpy(zero_copy_only=False)
     if np.isnan(lon).any() or np.isnan(lat).any():  # empty points
         return None
-    frame = table.drop_columns([name]).to_pandas()
-    frame = (
-        frame.reset_index(drop=True) if len(frame.columns) else pd.DataFrame(index=range(len(lon)))
-    )
-    found = _find_roles(frame.columns, _SPELLINGS, path.name)
-    frame["__lon"], frame["__lat"] = lon, lat
+    attributes = table.drop_columns([name])
+    found = _find_roles(pd.Index(attributes.column_names), _SPELLINGS, path.name)
+    # lon/lat join the table in Arrow: one conversion, each column its own block
+    # (assigning them to the DataFrame afterwards copied 77 MB, 0.3 s for 4.8 M sites)
+    attributes = attributes.append_column("__lon", points.field("x"))
+    attributes = attributes.append_column("__lat", points.field("y"))
+    frame = attributes.to_pandas(split_blocks=True).reset_index(drop=True)
     found = found | {"lon": "__lon", "lat": "__lat"}
     return frame, found, np.arange(len(frame)) + 1, "features", _parquet_meta(path)
 
