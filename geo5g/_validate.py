@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .errors import DataError, InputError
+from .errors import CRSError, DataError, InputError
 
 __all__ = [
     "LAT_SPELLINGS",
@@ -158,6 +158,26 @@ def blank(series) -> np.ndarray:
         return series.isna().to_numpy()
     text = series.astype("str")
     return (text.isna() | (text.str.strip() == "")).to_numpy(dtype=bool)
+
+
+def raise_layer_problems(source: str, crs, problems: list) -> None:
+    """Raise every problem of a vector layer at once; a missing CRS comes first.
+
+    Raises
+    ------
+    CRSError
+        ``crs`` is None (geo5g never guesses one); the other problems follow it.
+    DataError
+        Any other problem.
+    """
+    if crs is None:
+        also = ("; also " + "; ".join(problems)) if problems else ""
+        raise CRSError(
+            f"{source}: layer has no CRS; geo5g never guesses one. Set it in the file "
+            f"(e.g. ogr2ogr -a_srs EPSG:4326 out.gpkg {source}){also}"
+        )
+    if problems:
+        raise DataError(f"{source}: " + "; ".join(problems))
 
 
 def lonlat_problems(lon_raw, lat_raw, numbers, unit: str = "lines"):

@@ -72,6 +72,7 @@ from ._validate import (
     check_geometries,
     find_columns,
     listed_rows,
+    raise_layer_problems,
     read_settings_toml,
     read_vector,
 )
@@ -759,14 +760,7 @@ def read_urban_areas(path, layer=None) -> gpd.GeoDataFrame:
     else:
         stem = source.split(".")[0]
         ids = np.array([f"{stem}-{i}" for i in numbers], dtype=object)
-    if gdf.crs is None:
-        also = ("; also " + "; ".join(problems)) if problems else ""
-        raise CRSError(
-            f"{source}: layer has no CRS; geo5g never guesses one. Set it in the file "
-            f"(e.g. ogr2ogr -a_srs EPSG:4326 out.gpkg {source}){also}"
-        )
-    if problems:
-        raise DataError(f"{source}: " + "; ".join(problems))
+    raise_layer_problems(source, gdf.crs, problems)
     out = gpd.GeoDataFrame(
         {
             "name": names.fillna("").astype(str).to_numpy(dtype=object),

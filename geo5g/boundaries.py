@@ -18,6 +18,7 @@ import pandas as pd
 import pyogrio
 import shapely
 
+from ._validate import raise_layer_problems
 from .errors import CRSError, DataError, InputError
 from .project import to_wgs84
 from .registry import CHINA_CITIES, PROVINCES, bundled_layer, bundled_layer_path, resolve_province
@@ -139,14 +140,7 @@ def _validate_zones(zones: gpd.GeoDataFrame, source: str, level: str) -> gpd.Geo
     if "level" in zones.columns and not zones["level"].isin(list(LEVELS)).all():
         odd = sorted(set(zones["level"].astype(str)) - set(LEVELS))
         problems.append(f"column level has values {_listed(odd)}; use 'city' or 'county'")
-    if zones.crs is None:
-        detail = ("; also " + "; ".join(problems)) if problems else ""
-        raise CRSError(
-            f"{source}: layer has no CRS; geo5g never guesses one. Set it in the file "
-            f"(e.g. ogr2ogr -a_srs EPSG:4326 out.gpkg {source}){detail}"
-        )
-    if problems:
-        raise DataError(f"{source}: " + "; ".join(problems))
+    raise_layer_problems(source, zones.crs, problems)
     return _normalise(zones, code.astype("int64"), level, source)
 
 
