@@ -29,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench_signal import _machine
+from bench_signal import _machine, _machine_line
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CASES = ("100", "500")
@@ -72,12 +72,10 @@ def _one(resolution: str) -> dict:
 
 
 def _markdown(report: dict) -> str:
-    m = report["machine"]
     lines = [
         "# Candidate sites for the density shortfall (`density_candidates`)",
         "",
-        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB; {m['os']}; "
-        f"Python {m['python']}, numpy {m['numpy']}, numba {m['numba']}.",
+        _machine_line(report["machine"]),
         "",
         f"Command: `{report['command']}` (each case in a fresh process; median of 3 calls "
         "in it; peak RSS of the whole process). Jiangsu, bundled demo sites, the SYNTHETIC "

@@ -124,13 +124,19 @@ def _machine() -> dict:
     }
 
 
+def _machine_line(m: dict) -> str:
+    """The machine of :func:`_machine` as one line of Markdown."""
+    return (
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB; {m['os']}; "
+        f"Python {m['python']}, numpy {m['numpy']}, numba {m['numba']}."
+    )
+
+
 def _markdown(report: dict) -> str:
-    m = report["machine"]
     lines = [
         "# Signal raster benchmark (`signal_map`, the CLI's `coverage-raster`)",
         "",
-        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB; {m['os']}; "
-        f"Python {m['python']}, numpy {m['numpy']}, numba {m['numba']}.",
+        _machine_line(report["machine"]),
         "",
         f"Command: `{report['command']}` (each case in a fresh process; numba kernel "
         "compiled and cached beforehand; peak RSS of the whole process).",
