@@ -933,6 +933,8 @@ class LinkBudgetModel:
         scenario = self._scenario_codes(sites, urban, height, n)
         key = band.astype("int64") * len(SCENARIOS) + scenario
         for column in _OWN_INPUTS:
+            if column not in sites.columns:
+                continue  # no 4.8 M NaN arrays for columns a file does not have
             values = height if column == "height_m" else _numeric_column(sites, column, n)
             if not np.isfinite(values).any():
                 continue  # absent or empty: the band and scenario decide
