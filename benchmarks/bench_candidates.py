@@ -44,8 +44,10 @@ def _raster() -> Path:
 
 def _one(resolution: str) -> dict:
     """Run one case in this process and return its figures."""
+    from geo5g._memory import prepare_process
     from geo5g.pipeline import Request, density_candidates, run
 
+    prepare_process()  # as the CLI's main() does first
     raster = _raster()
     t0 = time.perf_counter()
     results = run(Request(province="jiangsu", population=raster), "report")

@@ -41,8 +41,10 @@ def _one(case: str) -> dict:
     import numpy as np
     import rasterio
 
+    from geo5g._memory import prepare_process
     from geo5g.pipeline import Request, run, signal_map
 
+    prepare_process()  # as the CLI's main() does first
     province, res, command = ([*case.split(":"), "gaps"])[:3]
     t0 = time.perf_counter()
     results = run(Request(province=province), command)

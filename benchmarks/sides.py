@@ -159,10 +159,12 @@ class _Window:
 
 def geo5g_side(args, work) -> None:
     """Time the pipeline's own stages on ``work`` (what ``python -m geo5g report`` runs)."""
+    from geo5g._memory import prepare_process
     from geo5g.outputs import write_report
     from geo5g.pipeline import Request, report_from, run
     from geo5g.popcover import covered_population
 
+    prepare_process()  # as the CLI's main() does first
     rec = Recorder(args.result, "geo5g")
     scale = work.scale
     request = Request(

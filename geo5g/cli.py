@@ -21,6 +21,7 @@ import unicodedata
 import click
 import pandas as pd
 
+from ._memory import prepare_process
 from .errors import Geo5gError
 
 __all__ = ["EXIT_BELOW_TARGET", "main"]
@@ -557,26 +558,6 @@ def _on_sigterm(signum, frame):
     raise _Terminated
 
 
-def _keep_freed_memory() -> None:
-    """Let glibc keep large freed blocks for reuse instead of returning them to the OS.
-
-    Analyses of millions of sites make and drop many arrays of tens of MB; by default
-    each is a fresh mmap whose pages are faulted in again (a second of system time for
-    the nation). A high mmap threshold serves them from the heap. No effect elsewhere.
-    """
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    if not name or not sys.platform.startswith("linux"):
-        return
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(name)
-        m_trim_threshold, m_mmap_threshold = -1, -3
-        libc.mallopt(m_mmap_threshold, 1 << 30)
-        libc.mallopt(m_trim_threshold, (1 << 31) - 1)
-
-
 def main(argv=None) -> None:
     """Entry point of ``geo5g`` and ``python -m geo5g``.
 
@@ -584,7 +565,7 @@ def main(argv=None) -> None:
     found a zone under the threshold, 130 interrupted (Ctrl-C), 143 terminated
     (SIGTERM); an interrupted run leaves no partial output.
     """
-    _keep_freed_memory()
+    prepare_process()
     previous = signal.getsignal(signal.SIGTERM)
     with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
         signal.signal(signal.SIGTERM, _on_sigterm)

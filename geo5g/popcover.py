@@ -56,6 +56,7 @@ from affine import Affine
 from pyproj import CRS
 from rasterio.errors import NotGeoreferencedWarning
 
+from . import _stamp
 from .errors import CRSError, DataError, InputError
 from .project import is_site_table, points_xy, require_crs, to_metric
 
@@ -135,51 +136,62 @@ def _runs(col, row, rx, ry, r0: int, r1: int, width: int):
 
 
 class _Stamper:
-    """Covered pixels of one band of rows at a time (sites sorted by row once).
+    """Covered pixels of one band of rows at a time (sites ordered by row once).
 
     Built from the sites' coordinates in the grid's CRS and their reach: each
     site becomes an ellipse on the pixel grid (centre in fractional pixel
-    coordinates, semi-axes in pixels), stored in row order. The per-site arrays
-    are made one at a time in that order, so that millions of sites never hold
-    more than a few arrays of their size at once.
+    coordinates, semi-axes in pixels), stored in row order with the start of
+    each whole row (a counting sort), so a band looks only at the sites that can
+    reach it. Millions of sites go through the compiled kernels of
+    :mod:`geo5g._stamp`; fewer, or without numba, through NumPy by the same rule.
     """
 
     def __init__(self, t: Affine, crs: CRS, x, y, reach, height: int, width: int, name: str):
+        n = x.size
+        # semi-axes in pixels, in chunks: the latitude scales' temporaries stay a few MB
+        rx, ry = np.empty(n), np.empty(n)
+        for start in range(0, n, _CHUNK_SITES):
+            part = slice(start, start + _CHUNK_SITES)
+            mx, my = _metres_per_unit(crs, y[part], name)
+            rx[part] = reach[part] / (abs(t.a) * mx)
+            ry[part] = reach[part] / (abs(t.e) * my)
+        self._kernels = _stamp.kernels() if _stamp.compiled(n) else None
+        if self._kernels is not None:
+            prepare = self._kernels[0]
+            self.starts, self.row, self.col, self.rx, self.ry = prepare(
+                x, y, rx, ry, t.c, t.a, t.f, t.e, height
+            )
+        else:
+            self._prepare(t, x, y, rx, ry, height)
+        self.reach_rows = float(self.ry.max()) if self.ry.size else 0.0
+        self.width = width
+
+    def _prepare(self, t: Affine, x, y, rx, ry, height: int) -> None:
+        """NumPy twin of :func:`geo5g._stamp._prepare` (the same order and values)."""
         row = (y - t.f) / t.e
-        finite = np.isfinite(x) & np.isfinite(row)
-        idx = np.flatnonzero(finite)
-        # sorted by whole row: a stable sort of 16-bit keys is a radix sort, linear in n
-        # (rows beyond the raster clipped to just outside it: they reach no band anyway)
+        idx = np.flatnonzero(np.isfinite(x) & np.isfinite(row))
+        # a stable sort of 16-bit keys is a radix sort, linear in n
         key = np.clip(np.floor(row[idx]), -1, height).astype(np.int64) + 1
         small = height + 1 <= np.iinfo(np.uint16).max
-        perm = np.argsort(key.astype(np.uint16) if small else key, kind="stable")
-        order = idx[perm]
-        del idx
-        self.key = key[perm] - 1
-        del key, perm
-        self.row = row[order]
-        del row
-        self.col = (x[order] - t.c) / t.a
-        self.rx = np.empty(order.size)
-        self.ry = np.empty(order.size)
-        # semi-axes in chunks: the latitude scales' temporaries stay a few MB
-        for start in range(0, order.size, _CHUNK_SITES):
-            part = order[start : start + _CHUNK_SITES]
-            mx, my = _metres_per_unit(crs, y[part], name)
-            r = reach[part]
-            self.rx[start : start + part.size] = r / (abs(t.a) * mx)
-            self.ry[start : start + part.size] = r / (abs(t.e) * my)
-        self.reach_rows = float(self.ry.max()) if order.size else 0.0
-        self.width = width
+        order = idx[np.argsort(key.astype(np.uint16) if small else key, kind="stable")]
+        self.starts = np.concatenate([[0], np.cumsum(np.bincount(key, minlength=height + 2))])
+        self.row, self.col = row[order], (x[order] - t.c) / t.a
+        self.rx, self.ry = rx[order], ry[order]
 
     def band(self, r0: int, r1: int) -> np.ndarray:
         """Boolean ``(r1 - r0, width)``: pixels whose centre some site reaches."""
         w = self.width
+        nk = self.starts.size - 1
+        # only sites whose disk can reach these rows (keys are whole rows + 1)
+        k_lo = int(np.floor(r0 - self.reach_rows - 1.0)) + 1
+        k_hi = int(np.ceil(r1 + self.reach_rows + 1.0)) + 2
+        lo, hi = (int(self.starts[min(max(k, 0), nk)]) for k in (k_lo, k_hi))
+        if self._kernels is not None:
+            out = np.empty((r1 - r0, w), dtype=bool)
+            self._kernels[1](self.row, self.col, self.rx, self.ry, lo, hi, r0, r1, w, out)
+            return out
         dtype = np.int16 if w < np.iinfo(np.int16).max else np.int32
         end = np.full((r1 - r0) * w, -1, dtype=dtype)  # furthest run end starting here
-        # only sites whose disk can reach these rows
-        lo = np.searchsorted(self.key, np.floor(r0 - self.reach_rows - 1.0), side="left")
-        hi = np.searchsorted(self.key, np.ceil(r1 + self.reach_rows + 1.0), side="right")
         for start in range(lo, hi, _CHUNK_SITES):  # chunks of sites, for memory
             sl = slice(start, min(start + _CHUNK_SITES, hi))
             rows, j0, j1 = _runs(self.col[sl], self.row[sl], self.rx[sl], self.ry[sl], r0, r1, w)

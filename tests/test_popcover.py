@@ -202,3 +202,53 @@ def test_adding_a_site_never_lowers_coverage(sites, extra):
     assert after["covered"] >= before["covered"]
     assert 0.0 <= before["share"] <= after["share"] <= 1.0
     assert before["covered"] <= before["population"] + 1e-9
+
+
+@pytest.fixture(params=["numpy", "compiled"])
+def stamp_path(request, monkeypatch):
+    """Run a test through either stamping path: NumPy (few sites) or numba (millions)."""
+    from geo5g import _stamp
+
+    monkeypatch.setattr(_stamp, "compiled", lambda n: request.param == "compiled")
+    return request.param
+
+
+@pytest.mark.parametrize("block_rows", [1, 7, 256])
+def test_both_stamping_paths_match_brute_force(stamp_path, block_rows):
+    rng = np.random.default_rng(11)
+    n = 60
+    x = X0 + rng.uniform(-200, 1200, n)
+    y = Y0 + rng.uniform(-200, 1200, n)
+    y[:3] = [np.nan, Y0 + 1e12, Y0 - 1e12]  # no position, far above, far below the raster
+    reach = rng.uniform(5, 150, n)
+    pop = rng.uniform(0, 3, (100, 100))
+    finite = np.isfinite(y)
+    want = _brute_force(pop.shape, FINE, x[finite], y[finite], reach[finite])
+    assert (coverage_mask(pop.shape, FINE, UTM, (x, y), reach) == want).all()
+    out = covered_population(pop, (x, y), reach, transform=FINE, crs=UTM, block_rows=block_rows)
+    assert out.loc["total", "covered"] == pytest.approx(pop[want].sum())
+
+
+def test_both_stamping_paths_cover_a_centre_exactly_at_reach(stamp_path):
+    mask = coverage_mask((3, 3), Affine(1, 0, 0, 0, -1, 3), UTM, ([1.5], [1.5]), 1.0)
+    assert mask.astype(int).tolist() == [[0, 1, 0], [1, 1, 1], [0, 1, 0]]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(_site, min_size=1, max_size=30), st.sampled_from([UTM, "EPSG:4326"]))
+def test_property_compiled_and_numpy_stamps_are_identical(sites, crs):
+    from geo5g import _stamp
+
+    x = np.array([p[0] for p in sites])
+    y = np.array([p[1] for p in sites])
+    reach = np.array([p[2] for p in sites])
+    if crs == UTM:
+        x, y, grid = X0 + x, Y0 + y, Affine(25.0, 0.0, X0, 0.0, -25.0, Y0 + 1000.0)
+    else:  # a degree grid near 32° N: sites 0–1 km as 1e-5 degrees, reach in metres
+        x, y, grid = 118.0 + x * 1e-5, 32.0 + y * 1e-5, Affine(2e-4, 0, 118.0, 0, -2e-4, 32.01)
+    masks = []
+    for compiled in (False, True):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(_stamp, "compiled", lambda n, c=compiled: c)
+            masks.append(coverage_mask((50, 50), grid, crs, (x, y), reach))
+    assert (masks[0] == masks[1]).all()
