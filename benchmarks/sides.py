@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -55,29 +56,39 @@ class Recorder:
     def __init__(self, path: Path, side: str):
         self.path = Path(path)
         self.data = {"side": side, "pid": os.getpid(), "stages": {}, "answers": {}, "notes": {}}
+        self._t0 = time.perf_counter()
+        # the pipeline runs some measures in a worker thread: stages end in two threads
+        self._lock = threading.RLock()
         self.flush()
 
     @contextmanager
     def stage(self, name: str, note: str | None = None):
         t0 = time.perf_counter()
         yield
-        self.data["stages"][name] = {
-            "wall_s": round(time.perf_counter() - t0, 3),
-            "peak_rss_mib": _peak_mib(),
-            "rss_mib": _rss_mib(),
-        }
-        if note:
-            self.data["notes"][name] = note
-        self.flush()
+        t1 = time.perf_counter()
+        with self._lock:
+            self.data["stages"][name] = {
+                "wall_s": round(t1 - t0, 3),
+                # when it ran, from the recorder's start: stages run side by side overlap
+                "start_s": round(t0 - self._t0, 3),
+                "end_s": round(t1 - self._t0, 3),
+                "peak_rss_mib": _peak_mib(),
+                "rss_mib": _rss_mib(),
+            }
+            if note:
+                self.data["notes"][name] = note
+            self.flush()
 
     def answer(self, key: str, value) -> None:
-        self.data["answers"][key] = value
-        self.flush()
+        with self._lock:
+            self.data["answers"][key] = value
+            self.flush()
 
     def flush(self) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.data, indent=1, ensure_ascii=False), encoding="utf-8")
-        tmp.replace(self.path)
+        with self._lock:
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self.data, indent=1, ensure_ascii=False), encoding="utf-8")
+            tmp.replace(self.path)
 
 
 # --------------------------------------------------------------------------- shared

@@ -2,8 +2,8 @@
 
 A national run makes and drops many arrays of tens of MB. On a virtual machine every
 page a process touches for the first time is a fault the hypervisor serves (a
-national run faulted 330,000 pages, 2–5 s of system time). Both settings let freed
-memory be reused instead of faulted in again; neither changes a result.
+national run faulted 330,000 pages, 2–5 s of system time). These settings let freed
+memory be reused instead of faulted in again; none changes a result.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ __all__ = ["prepare_process"]
 
 
 def prepare_process() -> None:
-    """Keep freed blocks for reuse (glibc) and let Arrow allocate from the same heap."""
+    """Keep freed blocks for reuse (glibc, one heap for all threads); Arrow on that heap."""
     _keep_freed_memory()
     _arrow_on_malloc()
 
@@ -37,6 +37,11 @@ def _keep_freed_memory() -> None:
         m_trim_threshold, m_mmap_threshold = -1, -3
         libc.mallopt(m_mmap_threshold, 1 << 30)
         libc.mallopt(m_trim_threshold, (1 << 31) - 1)
+        # Each thread would otherwise get an arena of its own, whose freed blocks the
+        # others cannot reuse; the pipeline's worker threads make and free large arrays
+        # too (nation: 400,000 → 365,000 faults, peak 1.88 → 1.74 GB with one arena).
+        m_arena_max = -8
+        libc.mallopt(m_arena_max, 1)
 
 
 def _arrow_on_malloc() -> None:

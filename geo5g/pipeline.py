@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import functools
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -582,6 +584,10 @@ class Geometry:
         The roads cut into the frame's zones, each in its zone's CRS.
     home : numpy.ndarray or None
         The zone each site is in.
+    sites : list of ZoneSites or None
+        Per zone of the frame, its sites and its neighbours' within the density rule's
+        radius (``settings.density_radius_m``), in the zone's metres; :func:`reach`
+        extends the lists to the widest reach.
     """
 
     frame: Frame
@@ -589,6 +595,7 @@ class Geometry:
     county_of: pd.Series | None
     roads: list | None = None
     home: np.ndarray | None = None
+    sites: list | None = None
 
 
 def _locate_sites(inputs: Inputs) -> tuple[pd.Series | None, pd.Series | None]:
@@ -623,17 +630,31 @@ def project(inputs: Inputs) -> Geometry:
     """Stage ``project``: the measurement frame of the area and the layers in it.
 
     The sites are located in their county and city (in degrees: point in polygon
-    needs no metres) and each gets the zone of the frame it lies in; the roads are cut
-    into the frame's zones. Sites are put into metres per zone in :func:`reach`.
+    needs no metres), each gets the zone of the frame it lies in and is put into the
+    metres of that zone (and of a neighbouring zone within the density rule's radius
+    of it); the roads are cut into the frame's zones. The three are independent and
+    release the GIL for most of their time: the first two run in worker threads.
     """
     bounds = inputs.cities.total_bounds
     frame = measure_frame(bounds)
-    city_of, county_of = _locate_sites(inputs)
-    roads = split_lines(frame, inputs.roads) if inputs.roads is not None else None
-    home = None
-    if inputs.sites is not None:
-        home = frame.zone_of(inputs.sites["lon"].to_numpy())
-    return Geometry(frame=frame, city_of=city_of, county_of=county_of, roads=roads, home=home)
+    sites = inputs.sites
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="geo5g-project") as pool:
+        located = pool.submit(_locate_sites, inputs)
+        cut = pool.submit(split_lines, frame, inputs.roads) if inputs.roads is not None else None
+        home = zone_sites = None
+        if sites is not None:
+            home = frame.zone_of(sites["lon"].to_numpy())
+            zone_sites = _zone_sites(frame, sites, inputs.settings.density_radius_m)
+        city_of, county_of = located.result()
+        roads = cut.result() if cut is not None else None
+    return Geometry(
+        frame=frame,
+        city_of=city_of,
+        county_of=county_of,
+        roads=roads,
+        home=home,
+        sites=zone_sites,
+    )
 
 
 # --------------------------------------------------------------------------- reach
@@ -805,8 +826,10 @@ def reach(inputs: Inputs, geometry: Geometry, model=None) -> Reach:
     sites, settings = inputs.sites, inputs.settings
     models, described = _models(inputs, model)
     frame = geometry.frame
-    # first the neighbours the density rule needs; after the reach, those it needs
-    zone_sites = _zone_sites(frame, sites, settings.density_radius_m)
+    # the neighbours the density rule needs (projected); after the reach, those it needs
+    zone_sites = geometry.sites
+    if zone_sites is None:
+        zone_sites = _zone_sites(frame, sites, settings.density_radius_m)
     if inputs.counties is not None and geometry.county_of is not None:
         flags = inputs.counties["urban"].reindex(geometry.county_of.dropna().astype("int64"))
         urban = np.zeros(len(sites), dtype=bool)
@@ -1348,7 +1371,7 @@ def _cover_wider(table, which, found_m, bounds, cover, frame: Frame, z, sites):
     ``found_m`` is the distance of a site already found (NaN: none): the nearest is no
     farther, so the sites within that longitude span of the places are enough.
     """
-    lon = sites["lon"].to_numpy()
+    lon, lat = sites["lon"].to_numpy(), sites["lat"].to_numpy()
     table = table.copy()
     found_m = np.asarray(found_m, dtype="float64")
     # places with a site found look as far as that site; the others the search radius
@@ -1357,14 +1380,22 @@ def _cover_wider(table, which, found_m, bounds, cover, frame: Frame, z, sites):
     for group, limit in zip(groups, (None, _NEAREST_SEARCH_M), strict=True):
         if not group.any():
             continue
-        span = frame.degrees(float(found_m[group].max()) if limit is None else limit)
-        west = float(bounds[which[group], 0].min()) - span
-        east = float(bounds[which[group], 2].max()) + span
-        members = _zone_xy(frame, z.index, sites, np.flatnonzero((lon >= west) & (lon <= east)))
+        reach_m = float(found_m[group].max()) if limit is None else limit
+        span = frame.degrees(reach_m)
+        # a site within d of a place is within d of its latitudes along the meridian,
+        # and a degree of latitude is at least 110,574 m (at the equator): 1 % spare
+        rise = reach_m / 110_574.0 * 1.01 + 1e-9
+        box = bounds[which[group]]
+        near = (lon >= box[:, 0].min() - span) & (lon <= box[:, 2].max() + span)
+        near &= (lat >= box[:, 1].min() - rise) & (lat <= box[:, 3].max() + rise)
+        members = _zone_xy(frame, z.index, sites, np.flatnonzero(near))
         redo = cover(which[group], members)
         if limit is not None:
-            none = redo["distance_m"].isna().to_numpy()
-            if none.any():  # nothing within the search radius: every site
+            # the box holds every site within the search radius, not every nearer one
+            # beyond it: a place whose nearest is farther (or none) asks every site
+            d = redo["distance_m"].to_numpy(dtype="float64", na_value=np.nan)
+            none = ~(d <= limit)
+            if none.any():
                 redo_all = cover(
                     which[group][none], _zone_xy(frame, z.index, sites, np.arange(len(lon)))
                 )
@@ -1687,55 +1718,97 @@ def run(
     has_sites = inputs.sites is not None
     if "reach" in wanted and has_sites:
         with stage("reach"):
-            results = replace(results, reach=reach(inputs, geometry, model))
-    if one_pass:
-        with stage("popcover"):
-            covered = measure_popcover(inputs, results.reach)
-            inputs = replace(inputs, population=covered["population"].rename("population"))
-            results = replace(results, inputs=inputs, popcover=covered)
-    if "density" in wanted and has_sites:
-        with stage("density"):
-            results = replace(results, density=measure_density(inputs, geometry))
+            reached = reach(inputs, geometry, model)
+        # the reach's site lists supersede the projection's (the same sites and more):
+        # the nation's are 150 MB, which the measures need more
+        geometry = replace(geometry, sites=None)
+        results = replace(results, geometry=geometry, reach=reached)
+    # Two chains of measures run side by side, their heavy parts releasing the GIL: roads
+    # and areas here; people, ports and places in a worker thread. A measure reads the
+    # stages before it and its own chain only, so the split changes no result.
+    args = (wanted, command, request, inputs, geometry, results.reach, stage)
+    roads = functools.partial(_roads_and_areas, *args)
+    people = functools.partial(_people_and_points, *args, one_pass=one_pass)
+    results = replace(results, **_side_by_side(roads, people))
+    if "compare" in wanted:
+        with stage("compare"):
+            card, notes = compare_with_plan(results)
+            results = replace(results, scorecard=card, notes=notes)
+    return results
+
+
+def _side_by_side(here, there) -> dict:
+    """``here()`` in this thread while ``there()`` runs in a worker; their fields merged.
+
+    Each returns the fields of :class:`Results` it measured. When ``here`` fails, its
+    error is raised once the worker has stopped.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="geo5g-measures") as pool:
+        job = pool.submit(there)
+        done = here()
+        return done | job.result()
+
+
+def _roads_and_areas(wanted, command, request, inputs, geometry, reach_, stage) -> dict:
+    """Road gaps, then RSU km (on the gaps' prepared network), county seats and urban
+    areas: the fields of :class:`Results` they fill."""
+    has_sites = inputs.sites is not None
+    out = {}
     if "gaps" in wanted and inputs.roads is not None and has_sites:
         with stage("gaps"):
-            results = replace(results, gaps=measure_gaps(inputs, geometry, results.reach))
-    if "ports" in wanted and inputs.ports is not None and has_sites:
-        with stage("ports"):
-            results = replace(results, ports=measure_ports(inputs, geometry, results.reach))
+            out["gaps"] = measure_gaps(inputs, geometry, reach_)
     # RSU km are measured when the plan asks for them, or the user gave an RSU layer
     rsu_wanted = (
         command == "rsu" or inputs.plan.target("rsu_road_km") is not None or request.rsu is not None
     )
     if "rsu" in wanted and inputs.rsu is not None and inputs.roads is not None and rsu_wanted:
-        networks = results.gaps.networks if results.gaps is not None else None
+        networks = out["gaps"].networks if "gaps" in out else None
         with stage("rsu"):
-            results = replace(results, rsu=measure_rsu(inputs, geometry, networks))
+            out["rsu"] = measure_rsu(inputs, geometry, networks)
+    if not has_sites:
+        return out
     if (
         "seats" in wanted
         and inputs.counties is not None
         and inputs.plan.target("county_seats_covered_pct") is not None
     ):
         with stage("seats"):
-            results = replace(results, seats=measure_seats(inputs, geometry, results.reach))
+            out["seats"] = measure_seats(inputs, geometry, reach_)
     if (
         "urban" in wanted
-        and has_sites
         and inputs.plan.target("urban_area_covered_pct") is not None
         and (request.urban_areas is not None or inputs.counties is not None)
     ):
         with stage("urban"):
-            results = replace(results, urban=measure_urban(inputs, geometry, results.reach))
-    if "poi" in wanted and inputs.poi is not None:
-        with stage("poi"):
-            results = replace(results, poi=measure_poi(inputs, geometry, results.reach))
-    if "popcover" in wanted and results.popcover is None and _is_raster(request.population):
+            out["urban"] = measure_urban(inputs, geometry, reach_)
+    return out
+
+
+def _people_and_points(
+    wanted, command, request, inputs, geometry, reach_, stage, *, one_pass
+) -> dict:
+    """Population coverage, then density (which counts the raster's people when the
+    coverage pass sums them), ports and places: the fields of :class:`Results` they fill."""
+    has_sites = inputs.sites is not None
+    out = {}
+    if one_pass:
         with stage("popcover"):
-            results = replace(results, popcover=measure_popcover(inputs, results.reach))
-    if "compare" in wanted:
-        with stage("compare"):
-            card, notes = compare_with_plan(results)
-            results = replace(results, scorecard=card, notes=notes)
-    return results
+            out["popcover"] = measure_popcover(inputs, reach_)
+            population = out["popcover"]["population"].rename("population")
+            inputs = out["inputs"] = replace(inputs, population=population)
+    if "density" in wanted and has_sites:
+        with stage("density"):
+            out["density"] = measure_density(inputs, geometry)
+    if "popcover" in wanted and not one_pass and _is_raster(request.population):
+        with stage("popcover"):
+            out["popcover"] = measure_popcover(inputs, reach_)
+    if "ports" in wanted and inputs.ports is not None and has_sites:
+        with stage("ports"):
+            out["ports"] = measure_ports(inputs, geometry, reach_)
+    if "poi" in wanted and inputs.poi is not None and has_sites:
+        with stage("poi"):
+            out["poi"] = measure_poi(inputs, geometry, reach_)
+    return out
 
 
 def _is_national(inputs: Inputs) -> bool:

@@ -185,3 +185,51 @@ def test_split_lines_continues_chainage(tmp_path):
     assert offsets[0] == 0.0 and offsets == sorted(offsets)
     # the last piece starts at the vertex 95.9°E, after the ellipsoidal length of the rest
     assert offsets[-1] == pytest.approx(GEOD.line_length(lons[:200], lats[:200]), rel=1e-6)
+
+
+def test_a_remote_port_gets_its_nearest_site_across_a_zone_edge(tmp_path):
+    """A port in a zone without sites, near its edge: the nearest site is in the next zone.
+
+    The frame of 100–112°E has two zones, edge 106°E. The port lies just west of the
+    edge; A (north-east, about 225 km) and B (due east, about 125 km) lie east of it.
+    A lies within the search radius's longitude span (about 1.1°), B beyond it: the
+    nearest is B, not the first site the longitude strip offers.
+    """
+    from geo5g.pipeline import load, measure_ports, project, reach
+
+    lat = 30.0
+    port = (105.95, lat)
+    a = (106.25, lat + 2.0)
+    b = (107.25, lat)
+    box = [[100, 28], [112, 28], [112, 34], [100, 34], [100, 28]]
+    zones = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"adcode": 510100, "name_zh": "区"},
+                "geometry": {"type": "Polygon", "coordinates": [box]},
+            }
+        ],
+    }
+    (tmp_path / "zones.geojson").write_text(json.dumps(zones), encoding="utf-8")
+    (tmp_path / "sites.csv").write_text(
+        f"site_id,lon,lat,radius_m\nA,{a[0]},{a[1]},1000\nB,{b[0]},{b[1]},1000\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "ports.csv").write_text(
+        f"port_id,name,lon,lat\nP,P,{port[0]},{port[1]}\n", encoding="utf-8"
+    )
+    request = Request(
+        province="all",
+        boundaries=tmp_path / "zones.geojson",
+        sites=tmp_path / "sites.csv",
+        ports=tmp_path / "ports.csv",
+    )
+    inputs = load(request, ("sites", "ports"))
+    geometry = project(inputs)
+    assert [z.west for z in geometry.frame.zones[1:]] == [106.0]
+    ports = measure_ports(inputs, geometry, reach(inputs, geometry))
+    _, _, to_b = GEOD.inv(*port, *b)
+    assert ports.loc["P", "nearest_site_id"] == "B"
+    assert ports.loc["P", "distance_m"] == pytest.approx(to_b, rel=1e-3)
