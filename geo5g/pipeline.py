@@ -697,7 +697,7 @@ class Reach:
 
 def _zone_xy_of(z, lon, lat):
     """x, y in the zone's metres and the zone's scale factor at each point."""
-    x, y = transform_xy(lon, lat, "EPSG:4326", z.crs)
+    x, y = z.forward(lon, lat)
     return x, y, z.scale(x, y)
 
 
@@ -1029,12 +1029,12 @@ def line_rule(runs: pd.DataFrame, share: float = 0.95) -> pd.DataFrame:
     return out.sort_values(["continuous", "coverage_pct"], kind="stable")
 
 
-def _to_wgs84_lines(runs: gpd.GeoDataFrame, crs) -> gpd.GeoDataFrame:
-    """Runs of one zone (in ``crs``) to EPSG:4326, coordinates as arrays."""
+def _to_wgs84_lines(runs: gpd.GeoDataFrame, zone) -> gpd.GeoDataFrame:
+    """Runs of one zone (in its CRS) to EPSG:4326, coordinates as arrays."""
     geoms = np.asarray(runs.geometry.values)
     if len(geoms):
         xy, where = shapely.get_coordinates(geoms, return_index=True)
-        lon, lat = transform_xy(xy[:, 0], xy[:, 1], crs, "EPSG:4326")
+        lon, lat = zone.inverse(xy[:, 0], xy[:, 1])
         geoms = shapely.linestrings(lon, lat, indices=where)
     return gpd.GeoDataFrame(runs.drop(columns="geometry"), geometry=geoms, crs="EPSG:4326")
 
@@ -1071,7 +1071,14 @@ def _road_name(inputs: Inputs) -> str:
     return str(inputs.roads.attrs.get("source", "roads"))
 
 
-def _extents(networks) -> list:
+def _extents(networks, roads=None) -> list:
+    """Per zone, the (west, east) longitudes of its roads (None: no roads).
+
+    From the cut roads' record (:func:`geo5g.project.split_lines`) when it is there,
+    else from the prepared networks projected back.
+    """
+    if roads is not None and all("lon_extent" in part.attrs for part in roads):
+        return [part.attrs["lon_extent"] for part in roads]
     out = []
     for net in networks:
         if net is None or not len(net.lines.parts):
@@ -1090,7 +1097,7 @@ def _cover(networks, frame, circles: list, radius_m) -> gpd.GeoDataFrame:
             continue
         r = radius_m[part.index] * part.k
         runs = cover_lines(net, part.x, part.y, r)
-        parts.append(_to_wgs84_lines(runs, z.crs))
+        parts.append(_to_wgs84_lines(runs, z))
     if not parts:
         empty = {c: [] for c in RUN_COLUMNS if c != "geometry"}
         return gpd.GeoDataFrame(empty, geometry=np.empty(0, dtype=object), crs="EPSG:4326")
@@ -1258,7 +1265,7 @@ def measure_rsu(inputs: Inputs, geometry: Geometry, networks=None) -> RSUCoverag
     rng = rsu["range_m"].to_numpy("float64")
     rng = np.where(np.isfinite(rng) & (rng > 0), rng, inputs.settings.rsu_range_m)
     frame = geometry.frame
-    extents = _extents(networks)
+    extents = _extents(networks, geometry.roads)
     if len(frame.zones) == 1:
         members = [np.arange(len(rng))]
     else:

@@ -61,6 +61,10 @@ WGS84 = CRS.from_epsg(4326)
 
 _MAX_TM_WIDTH_DEG = 12.0
 _POINTS_PER_THREAD = 500_000  # below this a second thread costs more than it saves
+#: Degrees from a zone's central meridian within which :meth:`Zone.forward` uses PROJ's
+#: Evenden–Snyder series: measured against the exact (Poder–Engsager) algorithm on
+#: WGS-84 at 0–56° N, 0.016 mm at 3°, 0.08 mm at 4°, 0.8 mm at 6°, 23 mm at 10°.
+_APPROX_WITHIN_DEG = 4.0
 _CHINA_ALBERS = CRS.from_proj4(
     "+proj=aea +lat_0=0 +lon_0=105 +lat_1=25 +lat_2=47 +x_0=0 +y_0=0 +datum=WGS84 +units=m +no_defs"
 )
@@ -217,6 +221,64 @@ class Zone:
     east: float
     crs: CRS
 
+    def forward(self, lon, lat) -> tuple[np.ndarray, np.ndarray]:
+        """WGS-84 longitudes and latitudes into this zone's metres.
+
+        ``transform_xy(lon, lat, "EPSG:4326", self.crs)``, faster: points within
+        :data:`_APPROX_WITHIN_DEG` of the central meridian (a zone's own and its
+        neighbours' within any reach) take PROJ's Evenden–Snyder series (``+approx``),
+        within 0.1 mm of the exact algorithm there at half its cost; the others the
+        exact one.
+
+        Examples
+        --------
+        >>> z = measure_frame((117.0, 30.0, 119.0, 34.0)).zones[0]
+        >>> x, y = z.forward([118.0, 160.0], [0.0, 0.0])
+        >>> round(float(x[0]), 3), bool(x[1] > 500_000)
+        (500000.0, True)
+        """
+        lon = np.array(lon, dtype="float64")
+        lat = np.array(lat, dtype="float64")
+        near = np.abs(lon - self.lon0) <= _APPROX_WITHIN_DEG  # NaN: not near, NaN out
+        fast = _approx_transformer(self.lon0)
+        if near.all():
+            return _apply(lon, lat, fast, lambda: _new_approx(self.lon0))
+        x, y = transform_xy(lon, lat, WGS84, self.crs)
+        if near.any():
+            x[near], y[near] = _apply(lon[near], lat[near], fast, lambda: _new_approx(self.lon0))
+        return x, y
+
+    def inverse(self, x, y) -> tuple[np.ndarray, np.ndarray]:
+        """This zone's metres back to WGS-84 longitudes and latitudes (:meth:`forward`'s
+        inverse, by the same rule: the fast series where the point lies within
+        :data:`_APPROX_WITHIN_DEG` of the central meridian, else the exact algorithm).
+        """
+        x = np.array(x, dtype="float64")
+        y = np.array(y, dtype="float64")
+        fast = _approx_transformer(self.lon0)
+        lon, lat = _apply(
+            x.copy(), y.copy(), fast, lambda: _new_approx(self.lon0), direction="INVERSE"
+        )
+        far = ~(np.abs(lon - self.lon0) <= _APPROX_WITHIN_DEG)
+        if far.any():
+            lon[far], lat[far] = transform_xy(x[far], y[far], self.crs, WGS84)
+        return lon, lat
+
+    def layer(self, layer, name: str = "layer"):
+        """A WGS-84 layer (GeoDataFrame or GeoSeries) in this zone's metres, by :meth:`forward`."""
+        require_crs(layer, name)
+        if not CRS.from_user_input(layer.crs).equals(WGS84):
+            return to_metric(layer, self.crs, name)
+
+        def forward(xy):
+            return np.column_stack(self.forward(xy[:, 0], xy[:, 1]))
+
+        geoms = shapely.transform(np.asarray(layer.geometry.values), forward)
+        if isinstance(layer, gpd.GeoDataFrame):
+            out = layer.set_geometry(gpd.GeoSeries(geoms, index=layer.index, crs=self.crs))
+            return out.set_crs(self.crs, allow_override=True)
+        return gpd.GeoSeries(geoms, index=layer.index, crs=self.crs, name=layer.name)
+
     def scale(self, x, y) -> np.ndarray:
         """Point scale factor ``k`` at projected coordinates (x, y) of this zone.
 
@@ -313,6 +375,24 @@ def conformal_crs(bounds) -> CRS:
     )
 
 
+def _tmerc_proj(lon0: float) -> str:
+    return (
+        f"+proj=tmerc +lat_0=0 +lon_0={lon0} +k=1 +x_0={_FALSE_EASTING:.0f} +y_0=0 "
+        "+datum=WGS84 +units=m +no_defs"
+    )
+
+
+def _new_approx(lon0: float) -> Transformer:
+    """WGS-84 → a zone's transverse Mercator by the Evenden–Snyder series (``+approx``)."""
+    approx = CRS.from_proj4(_tmerc_proj(lon0) + " +approx")
+    return Transformer.from_crs(WGS84, approx, always_xy=True)
+
+
+# kept apart from _transformer: a CRS with +approx compares (and hashes) equal to the
+# exact one, so that cache would hand out either for both
+_approx_transformer = lru_cache(maxsize=64)(_new_approx)
+
+
 def measure_frame(bounds, max_width: float = MAX_ZONE_WIDTH_DEG) -> Frame:
     """The measurement frame of an area: transverse Mercator zones ≤ ``max_width`` wide.
 
@@ -345,10 +425,7 @@ def measure_frame(bounds, max_width: float = MAX_ZONE_WIDTH_DEG) -> Frame:
     zones = []
     for i in range(n):  # a handful of zones
         lon0 = round(float(edges[i] + edges[i + 1]) / 2.0, 1 if n == 1 else 2)
-        crs = CRS.from_proj4(
-            f"+proj=tmerc +lat_0=0 +lon_0={lon0} +k=1 +x_0={_FALSE_EASTING:.0f} +y_0=0 "
-            "+datum=WGS84 +units=m +no_defs"
-        )
+        crs = CRS.from_proj4(_tmerc_proj(lon0))
         zones.append(Zone(i, lon0, float(edges[i]), float(edges[i + 1]), crs))
     return Frame(tuple(zones), (minx, miny, maxx, maxy))
 
@@ -449,17 +526,27 @@ def transform_xy(x, y, src, dst) -> tuple[np.ndarray, np.ndarray]:
     src, dst = CRS.from_user_input(src), CRS.from_user_input(dst)
     if src.equals(dst) or x.size == 0:
         return x, y
+    return _apply(
+        x, y, _transformer(src, dst), lambda: Transformer.from_crs(src, dst, always_xy=True)
+    )
+
+
+def _apply(
+    x: np.ndarray, y: np.ndarray, cached: Transformer, make, direction: str = "FORWARD"
+) -> tuple:
+    """``x, y`` (float64 arrays, overwritten for millions) through a transformer.
+
+    Few points go through ``cached``; millions in slices on every core, PROJ
+    releasing the GIL, each slice with its own transformer from ``make()``.
+    """
     workers = min(os.cpu_count() or 1, x.size // _POINTS_PER_THREAD)
     if workers < 2:
-        return _transformer(src, dst).transform(x, y)
-    # PROJ releases the GIL: millions of points go faster in slices on every core (a
-    # transformer is not thread-safe, so each slice gets its own)
+        return cached.transform(x, y, direction=direction)
     cuts = np.linspace(0, x.size, workers + 1).astype(int)
 
     def part(k):
         sl = slice(cuts[k], cuts[k + 1])
-        tr = Transformer.from_crs(src, dst, always_xy=True)
-        x[sl], y[sl] = tr.transform(x[sl], y[sl])
+        x[sl], y[sl] = make().transform(x[sl], y[sl], direction=direction)
 
     with ThreadPoolExecutor(workers) as pool:
         list(pool.map(part, range(workers)))
@@ -539,13 +626,17 @@ def split_lines(frame: Frame, layer) -> list:
     Returns
     -------
     list of geopandas.GeoDataFrame
-        One per zone (empty where no line falls), in ``frame.zones[i].crs``.
+        One per zone (empty where no line falls), in ``frame.zones[i].crs``; its
+        ``attrs["lon_extent"]`` is the (west, east) longitude of its lines, or None.
     """
     layer = to_wgs84(layer, layer.attrs.get("source", "lines"))
     columns = [c for c in layer.columns if c != layer.geometry.name]
     if len(frame.zones) == 1:
         one = layer.assign(feature=np.arange(len(layer)), chain_offset_m=0.0)
-        return [to_metric(one, frame.zones[0].crs, "lines")]
+        out = to_metric(one, frame.zones[0].crs, "lines")
+        west, _, east, _ = shapely.total_bounds(np.asarray(layer.geometry.values))
+        out.attrs["lon_extent"] = (float(west), float(east)) if len(layer) else None
+        return [out]
     parts, feature = shapely.get_parts(np.asarray(layer.geometry.values), return_index=True)
     xy, line = shapely.get_coordinates(parts, return_index=True)
     n = len(line)
@@ -576,12 +667,18 @@ def split_lines(frame: Frame, layer) -> list:
     table = table.astype(layer[columns].dtypes.to_dict()).reset_index(drop=True)
     table["feature"] = piece_feature
     table["chain_offset_m"] = before
+    box = shapely.bounds(geoms)
     out = []
     for z in frame.zones:  # a handful of zones
         keep = piece_zone == z.index
         part = gpd.GeoDataFrame(table[keep], geometry=geoms[keep], crs=WGS84)
         part.attrs = dict(layer.attrs)
-        out.append(to_metric(part.reset_index(drop=True), z.crs, "lines"))
+        part = z.layer(part.reset_index(drop=True), "lines")
+        # known here in degrees: whoever needs a zone's longitudes need not project back
+        part.attrs["lon_extent"] = (
+            (float(box[keep, 0].min()), float(box[keep, 2].max())) if keep.any() else None
+        )
+        out.append(part)
     return out
 
 

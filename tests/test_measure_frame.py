@@ -233,3 +233,82 @@ def test_a_remote_port_gets_its_nearest_site_across_a_zone_edge(tmp_path):
     _, _, to_b = GEOD.inv(*port, *b)
     assert ports.loc["P", "nearest_site_id"] == "B"
     assert ports.loc["P", "distance_m"] == pytest.approx(to_b, rel=1e-3)
+
+
+def test_cut_roads_record_their_longitudes(measured):
+    """Each zone's cut roads carry their longitude span (RSU zone lists use it): it holds
+    the span of the zone's prepared network, as projecting the network back gives it."""
+    from geo5g.pipeline import _extents
+
+    done, _ = measured
+    recorded = _extents(done.gaps.networks, done.geometry.roads)
+    projected = _extents(done.gaps.networks)
+    assert sum(e is not None for e in recorded) == 2  # roads at 75.2° and 134.6° E only
+    for got, back in zip(recorded, projected, strict=True):
+        assert (got is None) == (back is None)
+        if got is not None:
+            assert got[0] <= back[0] + 1e-9 and back[1] <= got[1] + 1e-9
+
+
+@given(
+    lon0=st.floats(73.0, 135.0),
+    lat=st.lists(st.floats(-56.0, 56.0), min_size=1, max_size=20),
+    dlon=st.lists(st.floats(-12.0, 12.0), min_size=1, max_size=20),
+)
+def test_zone_forward_equals_projs_exact_tmerc(lon0, lat, dlon):
+    """Within 4° of the central meridian the fast series is within 0.1 mm of PROJ's exact
+    transverse Mercator; beyond, the exact one is used (the same numbers)."""
+    zone = measure_frame((lon0 - 0.5, 0.0, lon0 + 0.5, 1.0)).zones[0]
+    n = min(len(lat), len(dlon))
+    lon = zone.lon0 + np.asarray(dlon[:n])
+    lat = np.asarray(lat[:n])
+    x, y = zone.forward(lon, lat)
+    ex, ey = Transformer.from_crs(4326, zone.crs, always_xy=True).transform(lon, lat)
+    near = np.abs(lon - zone.lon0) <= 4.0
+    assert np.all(np.hypot(x - ex, y - ey)[near] <= 1e-4)
+    assert np.array_equal(x[~near], ex[~near]) and np.array_equal(y[~near], ey[~near])
+
+
+def test_zone_forward_keeps_nan():
+    zone = measure_frame((100.0, 20.0, 101.0, 21.0)).zones[0]
+    x, y = zone.forward([np.nan, 100.5], [20.0, np.nan])
+    assert np.isnan(x[0]) and np.isnan(y[0]) and np.isnan(y[1])
+
+
+@given(
+    lon0=st.floats(73.0, 135.0),
+    lat=st.lists(st.floats(-56.0, 56.0), min_size=1, max_size=20),
+    dlon=st.lists(st.floats(-12.0, 12.0), min_size=1, max_size=20),
+)
+def test_zone_inverse_equals_projs_exact_inverse(lon0, lat, dlon):
+    """Back to degrees within 1e-9° (0.1 mm) of PROJ's exact inverse, anywhere."""
+    zone = measure_frame((lon0 - 0.5, 0.0, lon0 + 0.5, 1.0)).zones[0]
+    n = min(len(lat), len(dlon))
+    exact = Transformer.from_crs(4326, zone.crs, always_xy=True)
+    x, y = exact.transform(zone.lon0 + np.asarray(dlon[:n]), np.asarray(lat[:n]))
+    lon, lat_back = zone.inverse(x, y)
+    elon, elat = exact.transform(x, y, direction="INVERSE")
+    assert np.all(np.abs(lon - elon) <= 1e-9) and np.all(np.abs(lat_back - elat) <= 1e-9)
+
+
+def test_zone_layer_equals_to_metric():
+    import geopandas as gpd
+    import shapely
+
+    from geo5g.project import to_metric
+
+    zone = measure_frame((100.0, 20.0, 104.0, 24.0)).zones[0]
+    lines = gpd.GeoDataFrame(
+        {"ref": ["G1", "G2"]},
+        geometry=[
+            shapely.LineString([(101, 21), (102, 22)]),
+            shapely.LineString([(100, 20), (100.5, 20.5), (106.5, 23)]),
+        ],
+        crs=4326,
+    )
+    lines.attrs["source"] = "roads.geojson"
+    got, want = zone.layer(lines, "roads"), to_metric(lines, zone.crs, "roads")
+    assert list(got.columns) == list(want.columns) and got.crs == want.crs
+    assert got.attrs == want.attrs
+    gap = shapely.get_coordinates(got.geometry.values) - shapely.get_coordinates(want.geometry)
+    assert np.abs(gap).max() <= 1e-4
