@@ -626,14 +626,15 @@ def _locate_sites(inputs: Inputs) -> tuple[pd.Series | None, pd.Series | None]:
     return pd.Series(city_arr, index=sites.index, name="adcode"), county_of
 
 
-def project(inputs: Inputs) -> Geometry:
+def project(inputs: Inputs, *, metres: bool = True) -> Geometry:
     """Stage ``project``: the measurement frame of the area and the layers in it.
 
     The sites are located in their county and city (in degrees: point in polygon
-    needs no metres), each gets the zone of the frame it lies in and is put into the
-    metres of that zone (and of a neighbouring zone within the density rule's radius
-    of it); the roads are cut into the frame's zones. The three are independent and
-    release the GIL for most of their time: the first two run in worker threads.
+    needs no metres), each gets the zone of the frame it lies in and, with ``metres``
+    (the coverage measures need it; density alone does not), is put into the metres
+    of that zone (and of a neighbouring zone within the density rule's radius of it);
+    the roads are cut into the frame's zones. The three are independent and release
+    the GIL for most of their time: the first two run in worker threads.
     """
     bounds = inputs.cities.total_bounds
     frame = measure_frame(bounds)
@@ -644,7 +645,8 @@ def project(inputs: Inputs) -> Geometry:
         home = zone_sites = None
         if sites is not None:
             home = frame.zone_of(sites["lon"].to_numpy())
-            zone_sites = _zone_sites(frame, sites, inputs.settings.density_radius_m)
+            if metres:
+                zone_sites = _zone_sites(frame, sites, inputs.settings.density_radius_m)
         city_of, county_of = located.result()
         roads = cut.result() if cut is not None else None
     return Geometry(
@@ -1720,7 +1722,7 @@ def run(
             inputs = replace(inputs, population=population)
             one_pass = False
     with stage("project"):
-        geometry = project(inputs)
+        geometry = project(inputs, metres="reach" in wanted)
     results = Results(inputs=inputs, geometry=geometry)
     has_sites = inputs.sites is not None
     if "reach" in wanted and has_sites:

@@ -100,3 +100,12 @@ def test_each_boundary_layer_is_read_once_per_run(monkeypatch):
     monkeypatch.setattr(boundaries, "_read_file", counting)
     run(Request(province="jiangsu"), "report")
     assert sorted(reads) == ["jiangsu_cities.geojson", "jiangsu_counties.geojson"]
+
+
+def test_density_alone_puts_no_site_into_metres():
+    """Stations per 10k need the sites' zones only: the density command projects none."""
+    density = run(Request(province="jiangsu"), "density")
+    assert density.geometry.sites is None and density.reach is None
+    gaps = run(Request(province="jiangsu"), "gaps")
+    assert gaps.geometry.sites is None  # dropped once the reach extended them
+    assert sum(len(z.index) for z in gaps.reach.sites) >= len(gaps.inputs.sites)
