@@ -1735,8 +1735,8 @@ def run(
     # Two chains of measures run side by side, their heavy parts releasing the GIL: roads
     # and areas here; people, ports and places in a worker thread. A measure reads the
     # stages before it and its own chain only, so the split changes no result.
-    args = (wanted, command, request, inputs, geometry, results.reach, stage)
-    roads = functools.partial(_roads_and_areas, *args)
+    args = (wanted, request, inputs, geometry, results.reach, stage)
+    roads = functools.partial(_roads_and_areas, *args, command=command)
     people = functools.partial(_people_and_points, *args, one_pass=one_pass)
     results = replace(results, **_side_by_side(roads, people))
     if "compare" in wanted:
@@ -1758,7 +1758,7 @@ def _side_by_side(here, there) -> dict:
         return done | job.result()
 
 
-def _roads_and_areas(wanted, command, request, inputs, geometry, reach_, stage) -> dict:
+def _roads_and_areas(wanted, request, inputs, geometry, reach_, stage, *, command) -> dict:
     """Road gaps, then RSU km (on the gaps' prepared network), county seats and urban
     areas: the fields of :class:`Results` they fill."""
     has_sites = inputs.sites is not None
@@ -1793,9 +1793,7 @@ def _roads_and_areas(wanted, command, request, inputs, geometry, reach_, stage) 
     return out
 
 
-def _people_and_points(
-    wanted, command, request, inputs, geometry, reach_, stage, *, one_pass
-) -> dict:
+def _people_and_points(wanted, request, inputs, geometry, reach_, stage, *, one_pass) -> dict:
     """Population coverage, then density (which counts the raster's people when the
     coverage pass sums them), ports and places: the fields of :class:`Results` they fill."""
     has_sites = inputs.sites is not None

@@ -243,9 +243,11 @@ class Zone:
         fast = _approx_transformer(self.lon0)
         if near.all():
             return _apply(lon, lat, fast, lambda: _new_approx(self.lon0))
-        x, y = transform_xy(lon, lat, WGS84, self.crs)
-        if near.any():
-            x[near], y[near] = _apply(lon[near], lat[near], fast, lambda: _new_approx(self.lon0))
+        if not near.any():
+            return transform_xy(lon, lat, WGS84, self.crs)
+        x, y = np.empty_like(lon), np.empty_like(lat)
+        x[near], y[near] = _apply(lon[near], lat[near], fast, lambda: _new_approx(self.lon0))
+        x[~near], y[~near] = transform_xy(lon[~near], lat[~near], WGS84, self.crs)
         return x, y
 
     def inverse(self, x, y) -> tuple[np.ndarray, np.ndarray]:
@@ -273,11 +275,13 @@ class Zone:
         def forward(xy):
             return np.column_stack(self.forward(xy[:, 0], xy[:, 1]))
 
-        geoms = shapely.transform(np.asarray(layer.geometry.values), forward)
-        if isinstance(layer, gpd.GeoDataFrame):
-            out = layer.set_geometry(gpd.GeoSeries(geoms, index=layer.index, crs=self.crs))
-            return out.set_crs(self.crs, allow_override=True)
-        return gpd.GeoSeries(geoms, index=layer.index, crs=self.crs, name=layer.name)
+        geoms = gpd.GeoSeries(
+            shapely.transform(np.asarray(layer.geometry.values), forward),
+            index=layer.index,
+            crs=self.crs,
+            name=layer.geometry.name,
+        )
+        return layer.set_geometry(geoms) if isinstance(layer, gpd.GeoDataFrame) else geoms
 
     def scale(self, x, y) -> np.ndarray:
         """Point scale factor ``k`` at projected coordinates (x, y) of this zone.
@@ -633,7 +637,7 @@ def split_lines(frame: Frame, layer) -> list:
     columns = [c for c in layer.columns if c != layer.geometry.name]
     if len(frame.zones) == 1:
         one = layer.assign(feature=np.arange(len(layer)), chain_offset_m=0.0)
-        out = to_metric(one, frame.zones[0].crs, "lines")
+        out = frame.zones[0].layer(one, "lines")
         west, _, east, _ = shapely.total_bounds(np.asarray(layer.geometry.values))
         out.attrs["lon_extent"] = (float(west), float(east)) if len(layer) else None
         return [out]
