@@ -27,12 +27,20 @@ Figures go to ``<out>/<scale>.json`` and ``<out>/<scale>.md`` and are printed.
 
 from __future__ import annotations
 
+import sys
+
+if __name__ == "__main__" and sys.argv[1:3] == ["--side", "geo5g"]:
+    # geo5g's side starts as `python -m geo5g` does: the memory options before any
+    # library is imported (geo5g/__main__.py says why)
+    from geo5g._memory import prepare_process
+
+    prepare_process()
+
 import argparse
 import json
 import os
 import platform
 import subprocess
-import sys
 import time
 from pathlib import Path
 

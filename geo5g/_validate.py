@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import re
+import threading
 import tomllib
 import warnings
 import zlib
@@ -24,6 +25,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from ._memory import release_arrow_memory
 from .errors import CRSError, DataError, InputError
 
 __all__ = [
@@ -42,6 +44,7 @@ __all__ = [
     "read_csv_any",
     "read_settings_toml",
     "read_vector",
+    "readers_side_by_side",
 ]
 
 #: Column spellings of longitude and latitude, compared after :func:`norm`.
@@ -301,6 +304,59 @@ _READER_PACKAGES = (
 )
 
 
+# While readers run side by side (readers_side_by_side), each thread's own captures
+_THREAD = threading.local()
+_SIDE_BY_SIDE = False
+
+
+@contextmanager
+def readers_side_by_side():
+    """One capture of warnings for readers running in several threads at once.
+
+    ``warnings.catch_warnings`` swaps process-wide state: two readers capturing in two
+    threads restore each other's filters, and one's warnings land in the other's list
+    (or in none). Inside this block, entered by the thread that starts the readers
+    and left after they end, :func:`quiet_library_warnings` only marks its thread:
+    each warning goes to the capture of the thread that raised it. Warnings raised
+    outside any capture are issued again, as they were, when the block ends.
+    """
+    global _SIDE_BY_SIDE
+    unclaimed = []
+
+    def route(message, category, filename, lineno, file=None, line=None):
+        logs = getattr(_THREAD, "logs", None)
+        caught = warnings.WarningMessage(message, category, filename, lineno, file, line)
+        (logs[-1] if logs else unclaimed).append(caught)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = route
+        _SIDE_BY_SIDE = True
+        try:
+            yield
+        finally:
+            _SIDE_BY_SIDE = False
+    for w in unclaimed:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
+@contextmanager
+def _captured():
+    """The warnings raised in this block (in this thread, when readers run side by side)."""
+    if not _SIDE_BY_SIDE:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield caught
+        return
+    caught = []
+    logs = _THREAD.__dict__.setdefault("logs", [])
+    logs.append(caught)
+    try:
+        yield caught
+    finally:
+        logs.pop()
+
+
 @contextmanager
 def quiet_library_warnings(source: str):
     """Turn the warnings of GDAL/pyogrio/pandas/pyproj while reading into one DataError.
@@ -308,10 +364,10 @@ def quiet_library_warnings(source: str):
     Library warnings about a file (a field type GDAL could not parse, mixed types in a
     CSV column) would otherwise be printed in the library's words beside geo5g's
     message, or — with warnings as errors — escape as a traceback. Warnings geo5g
-    does not know are kept as warnings.
+    does not know are kept as warnings. Safe in several threads inside
+    :func:`readers_side_by_side`.
     """
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with _captured() as caught:
         yield
     messages = []
     for w in caught:
@@ -339,11 +395,9 @@ def read_vector(path: Path, *, layer=None, what: str = "a vector layer", **kwarg
     try:
         with quiet_library_warnings(path.name):
             if path.suffix.lower() in (".parquet", ".geoparquet"):
-                import pyarrow as pa
-
                 gdf = gpd.read_parquet(path)
-                # Arrow keeps freed buffers for reuse: hand them back (≈ 100 MB for roads)
-                pa.default_memory_pool().release_unused()
+                # Arrow's own pool keeps freed buffers: hand them back (≈ 100 MB for roads)
+                release_arrow_memory()
                 return gdf
             return pyogrio.read_dataframe(path, layer=layer, **kwargs)
     except (DataSourceError, DataLayerError, FieldError, GeometryError) as exc:

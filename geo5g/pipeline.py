@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from . import _validate
 from . import population as _population
 from .boundaries import read_boundaries, read_maritime
 from .coverage import BandTableModel, CoverageSettings, load_settings, urban_from_density
@@ -460,16 +461,59 @@ def load(
     -------
     Inputs
     """
-    from . import roads as _roads
-
     wanted = {name.rstrip("?"): not name.endswith("?") for name in layers}
     provinces = resolve_province(request.province)
     plan = _plan_for(provinces, request.plan)
     settings = load_settings(request.settings)
     as_of = request.as_of or _dt.date.today()
-    sources: list[Source] = []
     if request.level not in ("city", "county"):
         raise DataError(f"unknown --level {request.level!r}; use city or county")
+    # The sites (the largest layer, mostly in Arrow and pandas without the GIL) are read
+    # in a worker thread beside the other layers; errors keep the order of reading
+    with _validate.readers_side_by_side(), ThreadPoolExecutor(1, "geo5g-read") as pool:
+        sites_job = None
+        if "sites" in wanted and request.sites is not None:  # a file: no boundaries needed
+            sites_job = pool.submit(_read_sites, request, provinces, None)
+        zoned = _read_zones(request, provinces, wanted, defer_raster)
+        cities, counties, population, sources = zoned
+        if "sites" in wanted and sites_job is None:
+            sites_job = pool.submit(_read_sites, request, provinces, cities)
+        try:
+            roads, ports, rsu, poi, later = _read_others(request, provinces, cities, wanted)
+        except BaseException:
+            if sites_job is not None:
+                sites_job.result()  # an error of the sites first, as they are read first
+            raise
+        sites, future = None, 0
+        if sites_job is not None:
+            sites, src = sites_job.result()
+            sites, future = _on_air(sites, as_of)
+            sources.append(src)
+    sources.extend(later)
+    zones = counties if request.level == "county" else cities
+    return Inputs(
+        request=request,
+        provinces=provinces,
+        plan=plan,
+        settings=settings,
+        cities=cities,
+        counties=counties,
+        zones=zones,
+        population=population,
+        sites=sites,
+        future_sites=future,
+        roads=roads,
+        ports=ports,
+        rsu=rsu,
+        poi=poi,
+        sources=tuple(sources),
+        as_of=as_of,
+    )
+
+
+def _read_zones(request: Request, provinces, wanted, defer_raster) -> tuple:
+    """Cities, counties, residents per zone and their sources (stage ``read``)."""
+    sources: list[Source] = []
     single = provinces[0] if len(provinces) == 1 else None
     if request.boundaries is not None:
         zones_given = read_boundaries(level=request.level, path=request.boundaries)
@@ -494,16 +538,19 @@ def load(
     elif "population" in wanted:
         population, src = _read_population(request, zones, request.level)
         sources.append(src)
+    return cities, counties, population, sources
 
-    sites, future = None, 0
-    if "sites" in wanted:
-        sites, src = _read_sites(request, provinces, cities)
-        sites, future = _on_air(sites, as_of)
-        sources.append(src)
+
+def _read_others(request: Request, provinces, cities, wanted) -> tuple:
+    """Roads, ports, RSUs and places (each None when not wanted), and their sources."""
+    from . import roads as _roads
+
+    single = provinces[0] if len(provinces) == 1 else None
 
     def bundled(name):
         return bundled_layer(single, name) if single is not None else None
 
+    sources: list[Source] = []
     roads = ports = rsu = poi = None
     if "roads" in wanted:
         roads, found = _read_lines(request, bundled("roads"), provinces, wanted["roads"])
@@ -537,24 +584,7 @@ def load(
     if "poi" in wanted:
         poi, place_sources = _read_places(request, cities)
         sources.extend(place_sources)
-    return Inputs(
-        request=request,
-        provinces=provinces,
-        plan=plan,
-        settings=settings,
-        cities=cities,
-        counties=counties,
-        zones=zones,
-        population=population,
-        sites=sites,
-        future_sites=future,
-        roads=roads,
-        ports=ports,
-        rsu=rsu,
-        poi=poi,
-        sources=tuple(sources),
-        as_of=as_of,
-    )
+    return roads, ports, rsu, poi, sources
 
 
 # --------------------------------------------------------------------------- project

@@ -51,6 +51,7 @@ import pyogrio
 import pyogrio.errors
 from pyproj import CRS
 
+from ._memory import release_arrow_memory
 from ._validate import LAT_SPELLINGS, LON_SPELLINGS, MAX_REACH_M, first_line, listed_rows
 from ._validate import blank as _blank
 from ._validate import find_columns as _find_roles
@@ -850,18 +851,6 @@ def _all_distinct(values: pd.Series) -> bool:
     return pd.Index(values.to_numpy(dtype=object)).is_unique
 
 
-def _release_arrow_memory() -> None:
-    """Hand Arrow's freed buffers back to the system.
-
-    Arrow's allocator keeps freed memory for reuse; after parsing millions of
-    sites that is hundreds of MB, which would otherwise stay resident while the
-    Point objects are made and through every later stage of an analysis.
-    """
-    import pyarrow as pa
-
-    pa.default_memory_pool().release_unused()
-
-
 def _table_to_sites(frame, found, numbers, where, source: str, stem: str | None = None) -> dict:
     """Validate a table with contract roles; return the contract columns (or raise).
 
@@ -1120,7 +1109,7 @@ def read_sites(
             stem = None
         columns = _table_to_sites(frame, found, numbers, where, source, stem)
         del frame  # the raw columns: millions of sites' worth, no longer needed
-        _release_arrow_memory()
+        release_arrow_memory()
         flag = meta.get("synthetic", meta.get("geo5g_synthetic"))
         attrs["synthetic"] = str(flag).lower() == "true" or bool(
             columns["site_id"].str.startswith("SYN-").all()
@@ -1137,7 +1126,7 @@ def read_sites(
         points=points,
     )
     del columns
-    _release_arrow_memory()  # the parsing's leftovers: ≈ 200 MB for millions of sites
+    release_arrow_memory()  # the parsing's leftovers: ≈ 200 MB for millions of sites
     out.attrs.update(attrs)
     return out
 

@@ -35,6 +35,8 @@ _GRID_MIN_POINTS = 50_000
 # Cells of the label grid: ~2 cells per point, between these bounds (int16/32 labels).
 _GRID_MIN_CELLS = 1 << 18
 _GRID_MAX_CELLS = 1 << 24
+# Points looked up on the grid at a time (a few MB of temporaries per slice).
+_LOOKUP_SLICE = 1 << 18
 
 
 def _locate_exact(x, y, geoms, out) -> None:
@@ -135,19 +137,30 @@ def locate(x, y, zones) -> np.ndarray:
         _locate_exact(x, y, geoms, out)
         return out
     labels, border, x0, y0, size = _label_grid(geoms, x.size)
+    near = np.zeros(x.shape, dtype=bool)
+    # in slices: the temporaries of a slice are reused by the next one instead of
+    # touching fresh memory for each (4.8 M points: 0.42 → 0.1 s, mostly page faults)
+    for start in range(0, x.size, _LOOKUP_SLICE):
+        sl = slice(start, start + _LOOKUP_SLICE)
+        _grid_lookup(x[sl], y[sl], labels, border, x0, y0, size, out[sl], near[sl])
+    rest = np.flatnonzero(near)
+    sub = np.full(rest.size, -1, dtype="int64")
+    _locate_exact(x[rest], y[rest], geoms, sub)
+    out[rest] = sub
+    return out
+
+
+def _grid_lookup(x, y, labels, border, x0, y0, size, out, near) -> None:
+    """Labels of the points in clear cells into ``out``; ``near``: on a boundary cell."""
     height, width = labels.shape
     col = (x - x0) / size
     row = (y0 - y) / size
     on_grid = (col >= 0) & (col < width) & (row >= 0) & (row < height)  # False for NaN
     cell = np.where(on_grid, row, 0).astype(np.int64) * width
     cell += np.where(on_grid, col, 0).astype(np.int64)
-    near = border.ravel()[cell]
-    out = np.where(on_grid & ~near, labels.ravel()[cell].astype(np.int64) - 1, -1)
-    rest = np.flatnonzero(on_grid & near)
-    sub = np.full(rest.size, -1, dtype="int64")
-    _locate_exact(x[rest], y[rest], geoms, sub)
-    out[rest] = sub
-    return out
+    near[:] = border.ravel()[cell] & on_grid
+    clear = on_grid & ~near
+    out[clear] = labels.ravel()[cell[clear]].astype(np.int64) - 1
 
 
 def assign_zones(sites, zones) -> pd.Series:

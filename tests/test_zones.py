@@ -1,5 +1,7 @@
 """Point-in-polygon assignment of sites to zones."""
 
+from unittest import mock
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -61,3 +63,25 @@ def test_locate_agrees_with_sjoin(points):
     for geom in zones.geometry:
         covered |= shapely.intersects(geom, pts)
     assert ((pos >= 0) == covered).all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.tuples(st.floats(-1, 3), st.floats(-1, 2)), min_size=1, max_size=80),
+    st.integers(1, 9),
+)
+def test_the_label_grid_in_slices_agrees_with_the_exact_pass(points, slice_size):
+    # the grid looks points up a slice at a time: any slicing gives the exact answer
+    import geo5g.zones as zones_module
+
+    xy = np.array([*points, (np.nan, 0.5)])
+    zones = _zones()
+    with mock.patch.object(zones_module, "_GRID_MIN_POINTS", 10**9):
+        exact = locate(xy[:, 0], xy[:, 1], zones)
+    with (
+        mock.patch.object(zones_module, "_GRID_MIN_POINTS", 0),
+        mock.patch.object(zones_module, "_LOOKUP_SLICE", slice_size),
+    ):
+        gridded = locate(xy[:, 0], xy[:, 1], zones)
+    assert gridded.tolist() == exact.tolist()
+    assert gridded[-1] == -1  # NaN: in no zone
