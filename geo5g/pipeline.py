@@ -868,15 +868,19 @@ def reach(inputs: Inputs, geometry: Geometry, model=None) -> Reach:
         urban[geometry.county_of.notna().to_numpy()] = flags.to_numpy(dtype=bool)
     else:
         urban = np.zeros(len(sites), dtype=bool)
-        for z, part in zip(frame.zones, zone_sites, strict=True):  # a handful of zones
-            if not len(part.index):
-                continue
+
+        def rule(part):
             # the zone's list holds every neighbour within the rule's radius of its own sites
-            flags = urban_from_density(
-                part.x, part.y, settings.density_radius_m, settings.density_min_sites
-            )
-            own = geometry.home[part.index] == z.index
-            urban[part.index[own]] = flags[own]
+            r, k = settings.density_radius_m, settings.density_min_sites
+            return urban_from_density(part.x, part.y, r, k) if len(part.index) else None
+
+        # zones two at a time: the serial steps of one overlap the threaded ones of the other
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="geo5g-reach") as pool:
+            ruled = pool.map(rule, zone_sites)
+            for z, part, flags in zip(frame.zones, zone_sites, ruled, strict=True):
+                if flags is not None:
+                    own = geometry.home[part.index] == z.index
+                    urban[part.index[own]] = flags[own]
     by_service = {}
     grouped = {}  # the link budget's grouping of the sites, shared by its services
     for service, m in models.items():
