@@ -39,6 +39,8 @@ HEX_SIZES_M = (500.0, 1_000.0, 2_000.0, 3_000.0, 5_000.0, 10_000.0, 20_000.0, 30
 # province like Jiangsu (~530 km wide), ~30 km for the whole of China.
 _HEXES_ACROSS = 200.0
 _SQRT3 = np.sqrt(3.0)
+# Points put into hexagons at a time (a few MB of temporaries per slice).
+_SLICE = 1 << 18
 
 
 def auto_hex_size(width_m: float, height_m: float) -> float:
@@ -191,12 +193,19 @@ def hexbin(
 
 def _hexbin_xy(x, y, size_m, crs) -> gpd.GeoDataFrame:
     """:func:`hexbin` of metric coordinates ``x, y`` in ``crs``."""
-    xy = np.column_stack([x, y])
+    x = np.asarray(x, dtype="float64")
+    y = np.asarray(y, dtype="float64")
     if size_m is None:
-        span = np.ptp(xy, axis=0) if len(xy) else np.zeros(2)
+        span = (np.ptp(x), np.ptp(y)) if len(x) else (0.0, 0.0)
         size_m = auto_hex_size(span[0], span[1])
 
-    q, r = hex_axial(xy[:, 0], xy[:, 1], size_m)
+    # in slices: cube rounding makes a dozen temporaries, which for millions of sites
+    # (a national page: 4.8 M, 550 MB) would be fresh memory; a slice's are reused
+    q = np.empty(len(x), dtype="int64")
+    r = np.empty(len(x), dtype="int64")
+    for start in range(0, len(x), _SLICE):
+        sl = slice(start, start + _SLICE)
+        q[sl], r[sl] = hex_axial(x[sl], y[sl], size_m)
     # One int64 key per cell (row-major in r, q): a 1-D unique sorts ~10x
     # faster than np.unique(..., axis=0) on pairs.
     q0 = q.min() if len(q) else 0

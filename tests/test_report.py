@@ -9,6 +9,7 @@ stretch, three ports, a five-target scorecard.
 from __future__ import annotations
 
 import datetime as dt
+from unittest import mock
 
 import geopandas as gpd
 import numpy as np
@@ -260,6 +261,24 @@ def test_hexbin_keeps_every_point(coords):
     assert int(hexes["stations"].sum()) == len(coords)
     assert (hexes["stations"] > 0).all()
     assert not hexes[["q", "r"]].duplicated().any()
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(st.tuples(st.floats(0, 50_000), st.floats(0, 50_000)), min_size=1, max_size=60),
+    st.integers(1, 7),
+)
+def test_hexbin_in_slices_counts_as_in_one_go(coords, slice_size):
+    # the points go into hexagons a slice at a time: any slicing gives the same cells
+    import geo5g.hexbin as hexbin_module
+
+    xy = np.array(coords, dtype=float)
+    pts = gpd.GeoSeries(gpd.points_from_xy(X0 + xy[:, 0], Y0 + xy[:, 1]), crs=UTM50)
+    whole = hexbin(pts, size_m=1_000.0)
+    with mock.patch.object(hexbin_module, "_SLICE", slice_size):
+        sliced = hexbin(pts, size_m=1_000.0)
+    cols = ["q", "r", "stations"]
+    pd.testing.assert_frame_equal(sliced[cols], whole[cols])
 
 
 def test_hexbin_empty_and_missing_geometries():
