@@ -175,7 +175,8 @@ def geo5g_side(args, work) -> None:
     from geo5g.pipeline import Request, report_from, run
     from geo5g.popcover import covered_population
 
-    prepare_process()  # as the CLI's main() does first
+    # run.py set these before any import, as `python -m geo5g` does; again for a direct call
+    prepare_process()
     rec = Recorder(args.result, "geo5g")
     scale = work.scale
     request = Request(

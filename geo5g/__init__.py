@@ -42,30 +42,7 @@ _EXPORTS = {
 
 __version__ = "0.2.0"
 
-__all__ = [
-    "CRSError",
-    "DataError",
-    "Geo5gError",
-    "InputError",
-    "Plan",
-    "PlanError",
-    "Request",
-    "__version__",
-    "assign_zones",
-    "compare",
-    "density_table",
-    "gcj02_to_wgs84",
-    "load_plan",
-    "per_10k",
-    "read_boundaries",
-    "read_census",
-    "read_sites",
-    "resolve_province",
-    "run",
-    "to_wgs84",
-    "wgs84_to_gcj02",
-    "write_report",
-]
+__all__ = sorted([*_EXPORTS, "__version__", "write_report"])
 
 
 def write_report(report, out_dir, **kwargs):

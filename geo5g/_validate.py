@@ -306,7 +306,7 @@ _READER_PACKAGES = (
 
 # While readers run side by side (readers_side_by_side), each thread's own captures
 _THREAD = threading.local()
-_SIDE_BY_SIDE = False
+_SIDE_BY_SIDE = 0  # how many readers_side_by_side blocks are open (nested loads)
 
 
 @contextmanager
@@ -331,11 +331,11 @@ def readers_side_by_side():
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         warnings.showwarning = route
-        _SIDE_BY_SIDE = True
+        _SIDE_BY_SIDE += 1
         try:
             yield
         finally:
-            _SIDE_BY_SIDE = False
+            _SIDE_BY_SIDE -= 1
     for w in unclaimed:
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
